@@ -1,0 +1,191 @@
+"""The check engine: plans each rule's runs (incremental, recheck, full), runs them, stores the outcome.
+
+A run reads first and writes last: findings are gathered while the sources are read, and only a
+run that finished reading touches violations, in one transaction with its record and watermark.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from checks.kinds.base import MAX_RELATED_ROWS, RuleKind
+from checks.lifecycle import Observed, apply_findings
+from checks.model import RunContext
+from collectors.tables import Scope, Window, chunks
+from concord.clock import Clock
+from concord.config import Config
+from concord.keys import decode_key, display_key, encode_key, fingerprint
+from concord.sources import Source, scrub_secrets
+from concord.store.db import Store
+from concord.store.runs import finish_run, get_watermark, set_watermark, start_run
+from concord.store.schema import OPEN_STATUSES, violations
+
+log = logging.getLogger("concord.engine")
+
+
+@dataclass
+class RunOutcome:
+    rule: str
+    scope: str
+    run_id: int
+    status: str
+    rows_checked: int = 0
+    findings: int = 0
+    opened: int = 0
+    reopened: int = 0
+    resolved: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+class Checker:
+    """Runs compiled rules against their sources and records the outcome in the store."""
+
+    def __init__(self, config: Config, kinds: list[RuleKind], store: Store, clock: Clock,
+                 progress: Callable[[str, int], None] | None = None) -> None:
+        self.config = config
+        self.kinds = kinds
+        self.store = store
+        self.clock = clock
+        self.progress = progress
+        self._sources: dict[str, Source] = {}
+        # Called after each page a kind reads; tests use it to break a source mid-run.
+        self.after_page: Callable[[RuleKind, int], None] | None = None
+
+    def source(self, name: str) -> Source:
+        if name not in self._sources:
+            self._sources[name] = Source(name, self.config.sources[name], self.config.base_dir)
+        return self._sources[name]
+
+    def close(self) -> None:
+        for source in self._sources.values():
+            source.dispose()
+        self._sources.clear()
+
+    def selected(self, names: Iterable[str] | None) -> list[RuleKind]:
+        if not names:
+            return list(self.kinds)
+        wanted = set(names)
+        unknown = wanted - {k.name for k in self.kinds}
+        if unknown:
+            raise KeyError(f"no rule named {', '.join(sorted(unknown))}; `concord validate` lists the rules")
+        return [k for k in self.kinds if k.name in wanted]
+
+    def check_once(self, rule_names: Iterable[str] | None = None, full: bool = False) -> list[RunOutcome]:
+        """Each rule once: its new rows (or everything), then a recheck of its open violations."""
+        outcomes = []
+        for kind in self.selected(rule_names):
+            if full or kind.always_full or kind.time_column is None:
+                outcomes.append(self.run(kind, "full"))
+            else:
+                outcomes.append(self.run(kind, "incremental"))
+                recheck = self.recheck(kind)
+                if recheck is not None:
+                    outcomes.append(recheck)
+        return outcomes
+
+    # -- one run ----------------------------------------------------------------------------------------------
+    def run(self, kind: RuleKind, scope_kind: str, keys: tuple[tuple[Any, ...], ...] = ()) -> RunOutcome:
+        started = time.monotonic()
+        now = self.clock.now()
+        scope = self._scope(kind, scope_kind, now, keys)
+        window = scope.window or Window(None, None)
+        with self.store.begin() as connection:
+            run_id = start_run(connection, kind.name, scope_kind, now, window.start, window.end)
+        outcome = RunOutcome(kind.name, scope_kind, run_id, "running")
+        context = RunContext(sources={n: self.source(n) for n in kind.source_names}, scope=scope, now=now,
+                             progress=self._counter(kind))
+        try:
+            observed = self._gather(kind, context, scope, keys)
+        except Exception as exc:  # noqa: BLE001 - any failure ends this run only, never the others
+            outcome.error = self._message(exc)
+            log.warning("rule %s: %s run failed: %s", kind.name, scope_kind, outcome.error,
+                        exc_info=log.isEnabledFor(logging.DEBUG))
+            return self._failed(outcome, context, started)
+        covered: str | set[str] = "all" if scope_kind == "full" else \
+            {fingerprint(kind.name, encode_key(k)) for k in keys} if scope_kind == "recheck" else set()
+        finished = self.clock.now()
+        with self.store.begin() as connection:
+            counts = apply_findings(connection, kind.name, kind.rule.severity, run_id, now, observed, covered)
+            if scope_kind == "incremental" and window.end is not None:
+                set_watermark(connection, kind.name, window.end, now)
+            outcome.status, outcome.rows_checked, outcome.findings = "ok", context.rows_checked, len(observed)
+            outcome.opened, outcome.reopened, outcome.resolved = counts.opened, counts.reopened, counts.resolved
+            finish_run(connection, run_id, finished, "ok", rows_checked=context.rows_checked, findings=len(observed),
+                       opened=counts.opened, resolved=counts.resolved, reopened=counts.reopened)
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    def recheck(self, kind: RuleKind) -> RunOutcome | None:
+        """Rerun the rule on the keys of its open violations, so they resolve when the data converges."""
+        with self.store.read() as connection:
+            keys = tuple(decode_key(text) for text in connection.execute(
+                select(violations.c.key_text).where(violations.c.rule == kind.name,
+                                                    violations.c.status.in_(OPEN_STATUSES))).scalars())
+        if not keys:
+            return None
+        return self.run(kind, "recheck", keys)
+
+    def _scope(self, kind: RuleKind, scope_kind: str, now: datetime, keys: tuple) -> Scope:
+        if scope_kind == "incremental":
+            with self.store.read() as connection:
+                watermark = get_watermark(connection, kind.name)
+            start = watermark - kind.rule.overlap if watermark is not None else None
+            return Scope("incremental", Window(start, now - kind.rule.grace))
+        if scope_kind == "recheck":
+            return Scope("recheck", keys=keys)
+        return Scope("full", Window(None, now - kind.rule.grace) if kind.rule.grace > timedelta(0) else None)
+
+    def _gather(self, kind: RuleKind, context: RunContext, scope: Scope, keys: tuple) -> dict[str, Observed]:
+        observed: dict[str, Observed] = {}
+        batches = [scope] if scope.kind != "recheck" else [
+            Scope("recheck", keys=tuple(chunk)) for chunk in chunks(keys, 500)]
+        for batch in batches:
+            context.scope = batch
+            for found in kind.findings(context):
+                key_text = encode_key(found.key)
+                fp = fingerprint(kind.name, key_text)
+                evidence = dict(found.evidence)
+                if found.trace_id:
+                    evidence["trace_id"] = found.trace_id
+                if fp in observed:
+                    _merge(observed[fp].evidence, evidence)
+                else:
+                    observed[fp] = Observed(fp, key_text, display_key(kind.key_columns, found.key), evidence)
+        return observed
+
+    def _counter(self, kind: RuleKind) -> Callable[[int], None]:
+        def counted(rows: int) -> None:
+            if self.progress is not None:
+                self.progress(kind.name, rows)
+            if self.after_page is not None:
+                self.after_page(kind, rows)
+        return counted
+
+    def _failed(self, outcome: RunOutcome, context: RunContext, started: float) -> RunOutcome:
+        outcome.status, outcome.rows_checked = "error", context.rows_checked
+        outcome.seconds = time.monotonic() - started
+        with self.store.begin() as connection:
+            finish_run(connection, outcome.run_id, self.clock.now(), "error", error=outcome.error,
+                       rows_checked=context.rows_checked)
+        return outcome
+
+    def _message(self, exc: Exception) -> str:
+        text = str(exc) or type(exc).__name__
+        if not isinstance(exc, LookupError | ValueError) and type(exc).__module__ != "concord.errors":
+            text = f"{type(exc).__name__}: {text}"
+        return scrub_secrets(text, [s.url for s in self.config.sources.values()])[:2000]
+
+
+def _merge(kept: dict[str, Any], extra: dict[str, Any]) -> None:
+    """One entity failing in several ways in one run: keep the first evidence, add the others' rows."""
+    more = kept.setdefault("also", [])
+    if len(more) < MAX_RELATED_ROWS:
+        more.append({k: v for k, v in extra.items() if k in ("row", "expected", "actual", "statement")})

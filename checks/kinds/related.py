@@ -1,0 +1,65 @@
+"""Lookups shared by the kinds that relate a driver table to a target table (exists, not_exists, match)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import Field, field_validator
+from sqlalchemy import select
+
+from checks.kinds.base import KindParams, TableSpec
+from checks.model import RunContext
+from collectors.tables import chunks, fetch, keys_in, where_text
+from concord.keys import normalize_key
+
+
+class TargetSpec(KindParams):
+    """The other side of a relation: rows whose `match` columns equal the driver row's columns."""
+
+    source: str
+    table: str
+    schema_name: str | None = Field(None, alias="schema")
+    match: dict[str, str] = Field(min_length=1)
+    where: str | None = None
+
+    @field_validator("match")
+    @classmethod
+    def _columns_named(cls, value: dict[str, str]) -> dict[str, str]:
+        for target_column, driver_column in value.items():
+            if not target_column or not driver_column:
+                raise ValueError("write match as {target_column: driver_column}, e.g. {order_id: id}")
+        return value
+
+    def as_table(self) -> TableSpec:
+        return TableSpec(source=self.source, table=self.table, schema=self.schema_name, where=self.where)
+
+    def label(self) -> str:
+        return f"{self.source}.{self.table}"
+
+    def describe(self, driver_row: Mapping[str, Any]) -> str:
+        pairs = " and ".join(f"{t} = {driver_row.get(d)!r}" for t, d in self.match.items())
+        condition = f" and {self.where}" if self.where else ""
+        return f"a row in {self.label()} with {pairs}{condition}"
+
+
+def match_values(row: Mapping[str, Any], target: TargetSpec) -> tuple[Any, ...]:
+    """The driver row's values for the target's match columns, normalized for comparison."""
+    return normalize_key([row[driver_column] for driver_column in target.match.values()])
+
+
+def lookup_related(ctx: RunContext, target: TargetSpec, values: Iterable[tuple[Any, ...]],
+                   batch_size: int, limit_per_key: int | None = None) -> dict[tuple[Any, ...], list[dict[str, Any]]]:
+    """Target rows for each match value, found with indexed `IN (...)` queries of at most one batch each."""
+    source = ctx.source(target.source)
+    table = source.table(target.table, target.schema_name)
+    target_columns = list(target.match)
+    distinct: Sequence[tuple[Any, ...]] = sorted(set(values), key=repr)
+    found: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for chunk in chunks(distinct, batch_size):
+        query = select(table).where(keys_in(table, target_columns, chunk), *where_text(target.where))
+        for row in fetch(source, query):
+            rows = found.setdefault(normalize_key([row[c] for c in target_columns]), [])
+            if limit_per_key is None or len(rows) < limit_per_key:
+                rows.append(row)
+    return found

@@ -1,0 +1,206 @@
+"""The `concord` command: demo, check, validate, export.
+
+Exit codes of `check --once`, for cron and CI: 0 nothing needs attention, 1 open violations at or
+above --fail-on, 2 bad config or usage, 3 a run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from checks.engine import Checker, RunOutcome
+from checks.registry import compile_rules
+from concord.clock import clock_from_env
+from concord.config import DEFAULT_CONFIG, SEVERITY_RANK, Config, load_config
+from concord.durations import parse_duration
+from concord.errors import ConfigError
+from concord.exports import incident_rows, to_csv, to_json, to_markdown
+from concord.progress import Progress
+from concord.sources import redact_url
+from concord.store import open_store
+from concord.store.queries import ViolationFilter, count_needing_attention, list_violations
+
+EXIT_OK, EXIT_OPEN, EXIT_USAGE, EXIT_RUN_FAILED = 0, 1, 2, 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        print(f"concord: the config has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except (KeyError, ValueError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        print(f"concord: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="concord", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details, with tracebacks of failed runs")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="build the demo shop, inject faults, run every rule, score the result")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--orders", type=int, default=10_000)
+    demo.add_argument("--dir", default=".concord-demo", help="where the demo's databases and store go")
+    demo.add_argument("--no-serve", action="store_true", help="do not serve the dashboard afterwards")
+    demo.add_argument("--json", action="store_true", help="print one JSON object with the ground-truth score")
+    demo.set_defaults(handler=_demo)
+
+    check = commands.add_parser("check", help="run the rules (once, or on their schedule)")
+    _config_option(check)
+    check.add_argument("--once", action="store_true", help="run every rule once and exit with a status code")
+    check.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
+    check.add_argument("--scope", choices=("incremental", "full"), default="incremental")
+    check.add_argument("--fail-on", choices=list(SEVERITY_RANK), default="info",
+                       help="lowest severity that makes --once exit 1")
+    check.set_defaults(handler=_check)
+
+    validate = commands.add_parser("validate", help="check concord.yaml and say where any problem is")
+    _config_option(validate)
+    validate.set_defaults(handler=_validate)
+
+    export = commands.add_parser("export", help="write the incident list as CSV, JSON or Markdown")
+    _config_option(export)
+    export.add_argument("--format", choices=("csv", "json", "md"), default="csv")
+    export.add_argument("--status", action="append", default=[],
+                        help="open, acknowledged, muted, resolved (repeatable; default: all but resolved)")
+    export.add_argument("--rule", action="append", default=[])
+    export.add_argument("--severity", action="append", default=[])
+    export.add_argument("--since", help="last seen within this duration (e.g. 24h) or after this ISO time")
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+    export.set_defaults(handler=_export)
+    return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="path to concord.yaml")
+
+
+def _load(path: str) -> tuple[Config, list]:
+    config, document = load_config(path)
+    return config, compile_rules(config, document)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    config, kinds = _load(args.config)
+    print(f"{args.config}: valid.")
+    for name, source in config.sources.items():
+        print(f"  source {name}: {redact_url(source.url)} (time zone {source.timezone}, "
+              f"masked: {', '.join(source.mask) or 'nothing'})")
+    for kind in kinds:
+        print(f"  rule {kind.name}: {kind.rule.kind} over {', '.join(dict.fromkeys(kind.source_names))}, "
+              f"severity {kind.rule.severity}, grace {kind.rule.grace}")
+    print(f"  store: {redact_url(config.store.url)}")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    config, kinds = _load(args.config)
+    store = open_store(config.store.url, config.base_dir)
+    progress = Progress()
+    checker = Checker(config, kinds, store, clock_from_env(), progress=progress.rows)
+    try:
+        if args.once:
+            outcomes = checker.check_once(args.rule or None, full=args.scope == "full")
+            _report(outcomes, progress)
+            failed = any(o.status == "error" for o in outcomes)
+            with store.read() as connection:
+                attention = count_needing_attention(connection, checker.clock.now(), args.fail_on, args.rule or None)
+            if failed:
+                return EXIT_RUN_FAILED
+            return EXIT_OPEN if attention else EXIT_OK
+        return _schedule(checker, args, progress)
+    finally:
+        checker.close()
+        store.dispose()
+
+
+def _schedule(checker: Checker, args: argparse.Namespace, progress: Progress) -> int:
+    """Each rule at its own `every`, one run of a rule at a time, until SIGTERM or Ctrl-C."""
+    stopping = {"now": False}
+
+    def stop(_signum: int, _frame: object) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    due = {kind.name: 0.0 for kind in checker.selected(args.rule or None)}
+    every = {kind.name: kind.rule.every.total_seconds() for kind in checker.kinds}
+    while not stopping["now"]:
+        now = time.monotonic()
+        for name in [n for n, at in due.items() if at <= now]:
+            if stopping["now"]:
+                break
+            _report(checker.check_once([name], full=args.scope == "full"), progress)
+            due[name] = time.monotonic() + every[name]
+        time.sleep(max(0.05, min(min(due.values()) - time.monotonic(), 1.0)))
+    return EXIT_OK
+
+
+def _report(outcomes: list[RunOutcome], progress: Progress) -> None:
+    """One line per run on stderr, so stdout stays free for machine-readable output."""
+    for o in outcomes:
+        if o.status == "error":
+            progress.line("")
+            print(f"{o.rule} [{o.scope}]: FAILED: {o.error}", file=sys.stderr)
+        else:
+            progress.line("")
+            print(f"{o.rule} [{o.scope}]: {o.rows_checked:,} rows, {o.findings} failing, {o.opened} opened, "
+                  f"{o.reopened} reopened, {o.resolved} resolved ({o.seconds:.2f}s)", file=sys.stderr)
+
+
+def _export(args: argparse.Namespace) -> int:
+    config, _document = load_config(args.config)
+    store = open_store(config.store.url, config.base_dir)
+    try:
+        flt = ViolationFilter(statuses=args.status or ["open", "acknowledged", "muted"], rules=args.rule,
+                              severities=args.severity, since=_since(args.since))
+        with store.read() as connection:
+            violations = list_violations(connection, flt)
+    finally:
+        store.dispose()
+    rows = incident_rows(violations, config.dashboard_url)
+    text = {"csv": lambda: to_csv(rows), "json": lambda: to_json(rows, violations),
+            "md": lambda: to_markdown(rows)}[args.format]()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {len(rows)} violation(s) to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return clock_from_env().now() - parse_duration(text)
+    except ValueError:
+        moment = datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from demo.runner import run_demo  # the demo is an entry point of its own; import it only when asked
+
+    return run_demo(seed=args.seed, orders=args.orders, directory=Path(args.dir), as_json=args.json,
+                    serve=not args.no_serve)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Typed models of concord.yaml: sources, rules, the store and the dashboard's base URL.
+
+The kernel validates what every rule shares (name, kind, severity, grace, schedule, trace); each
+rule kind validates its own settings with its own model (see checks/kinds), so adding a kind
+never touches this file.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from concord.durations import parse_duration
+from concord.errors import ConfigError, Problem
+from concord.yamlfile import LocatedDocument, PathKey, load_yaml
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Severity = Literal["critical", "high", "medium", "low", "info"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+DEFAULT_CONFIG = "concord.yaml"
+
+
+def as_column_list(value: Any) -> Any:
+    """`key: id` and `key: [order_id, line_no]` both mean a list of columns."""
+    return [value] if isinstance(value, str) else value
+
+
+ColumnList = Annotated[list[str], BeforeValidator(as_column_list), Field(min_length=1)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SourceConfig(StrictModel):
+    url: str
+    timezone: str = "UTC"
+    mask: list[str] = Field(default_factory=list)
+    statement_timeout: Duration = timedelta(seconds=30)
+    batch_size: int = Field(1000, ge=1, le=100_000)
+    pool_size: int = Field(2, ge=1, le=20)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"'{value}' is not a time zone; use an IANA name such as 'UTC' or "
+                             "'Asia/Shanghai'") from exc
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url_has_driver(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError("this is not a SQLAlchemy URL; write e.g. 'sqlite:///shop.db', "
+                             "'mysql+pymysql://user:${PASSWORD}@host/db' or 'postgresql+psycopg://user@host/db'")
+        return value
+
+
+class TraceConfig(StrictModel):
+    column: str | None = None
+    attribute: str | None = None
+    service: str | None = None
+    expect_spans: list[str] = Field(default_factory=list)
+
+
+class RuleConfig(BaseModel):
+    """What every rule has; the kind's own settings stay in `params` for the kind to validate."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
+    kind: str
+    severity: Severity = "medium"
+    grace: Duration = timedelta(0)
+    overlap: Duration = timedelta(minutes=10)
+    every: Duration = timedelta(minutes=1)
+    description: str | None = None
+    owner: str | None = None
+    runbook: str | None = None
+    trace: TraceConfig | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class StoreConfig(StrictModel):
+    url: str = "sqlite:///concord.db"
+
+
+class Config(StrictModel):
+    dashboard_url: str = "http://localhost:8501"
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    rules: list[RuleConfig] = Field(default_factory=list)
+
+    # Where the file lives: relative paths (SQLite files, statement CSVs) are resolved from here.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def rule(self, name: str) -> RuleConfig:
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        known = ", ".join(r.name for r in self.rules) or "none"
+        raise KeyError(f"there is no rule named '{name}' (rules: {known})")
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG) -> tuple[Config, LocatedDocument]:
+    """Validate the shared part of a config; raise ConfigError listing every problem with its line."""
+    document = load_yaml(path)
+    if not isinstance(document.data, dict):
+        raise ConfigError([Problem(document.file, "", 1, "the file must be a mapping with 'sources' and 'rules'")])
+    try:
+        config = Config.model_validate(document.data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc, document)) from None
+    config.base_dir = Path(path).resolve().parent
+    problems = _duplicate_rule_names(config, document)
+    if problems:
+        raise ConfigError(problems)
+    return config, document
+
+
+def _duplicate_rule_names(config: Config, document: LocatedDocument) -> list[Problem]:
+    seen: dict[str, int] = {}
+    problems = []
+    for index, rule in enumerate(config.rules):
+        if rule.name in seen:
+            problems.append(document.problem(("rules", index, "name"),
+                            f"the rule name '{rule.name}' is already used by rules[{seen[rule.name]}]; "
+                            "rule names identify violations, so give each rule its own"))
+        seen.setdefault(rule.name, index)
+    return problems
+
+
+def problems_from_validation(exc: ValidationError, document: LocatedDocument, prefix: PathKey = ()) -> list[Problem]:
+    """Turn pydantic's errors into sentences located in the YAML file (never echoing the input value)."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
+        path = (*prefix, *loc)
+        problems.append(document.problem(path, _sentence(error)))
+    return problems
+
+
+def _sentence(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    field = error["loc"][-1] if error["loc"] else ""
+    if kind == "missing":
+        return f"'{field}' is required here; add it"
+    if kind == "extra_forbidden":
+        return f"'{field}' is not a setting here; check its spelling or remove it"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"this value is not allowed; use one of {expected}"
+    if kind == "string_pattern_mismatch":
+        return "use letters, digits, '_', '.' or '-', starting with a letter (at most 100 characters)"
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    message = message[0].lower() + message[1:] if message else message
+    return message if message.endswith(".") is False else message[:-1]

@@ -1,0 +1,73 @@
+"""The store's tables as the newest migration leaves them (migrations/ is the source of truth for changes).
+
+Times are naive UTC everywhere in the store, so SQLite, MariaDB and PostgreSQL compare them alike.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(100), nullable=False),
+    Column("scope", String(20), nullable=False),
+    Column("status", String(10), nullable=False),  # running | ok | error
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("window_start", DateTime),
+    Column("window_end", DateTime),
+    Column("rows_checked", Integer, nullable=False, default=0),
+    Column("findings", Integer, nullable=False, default=0),
+    Column("opened", Integer, nullable=False, default=0),
+    Column("resolved", Integer, nullable=False, default=0),
+    Column("reopened", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Index("ix_runs_rule_started", "rule", "started_at"),
+)
+
+violations = Table(
+    "violations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(24), nullable=False, unique=True),
+    Column("rule", String(100), nullable=False),
+    Column("key_text", Text, nullable=False),
+    Column("key_display", String(500), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("status", String(16), nullable=False),  # open | acknowledged | muted | resolved
+    Column("first_seen", DateTime, nullable=False),
+    Column("last_seen", DateTime, nullable=False),
+    Column("resolved_at", DateTime),
+    Column("evidence", Text, nullable=False),
+    Column("occurrences", Integer, nullable=False, default=1),
+    Column("last_run_id", Integer),
+    Column("muted_until", DateTime),
+    Column("ttc_seconds", Float),
+    Column("reopen_count", Integer, nullable=False, default=0),
+    Index("ix_violations_rule_status", "rule", "status"),
+    Index("ix_violations_status_last_seen", "status", "last_seen"),
+)
+
+violation_events = Table(
+    "violation_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("violation_id", Integer, ForeignKey("violations.id"), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16)),
+    Column("note", Text),
+    Column("run_id", Integer),
+)
+
+watermarks = Table(
+    "watermarks", metadata,
+    Column("rule", String(100), primary_key=True),
+    Column("value", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+OPEN_STATUSES = ("open", "acknowledged", "muted")
