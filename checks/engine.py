@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,6 +43,7 @@ class RunOutcome:
     resolved: int = 0
     seconds: float = 0.0
     error: str | None = None
+    failing: frozenset[str] = field(default_factory=frozenset, repr=False)  # fingerprints found failing
 
 
 class Checker:
@@ -85,8 +86,9 @@ class Checker:
             if full or kind.always_full or kind.time_column is None:
                 outcomes.append(self.run(kind, "full"))
             else:
-                outcomes.append(self.run(kind, "incremental"))
-                recheck = self.recheck(kind)
+                incremental = self.run(kind, "incremental")
+                outcomes.append(incremental)
+                recheck = self.recheck(kind, skip=incremental.failing)
                 if recheck is not None:
                     outcomes.append(recheck)
         return outcomes
@@ -117,18 +119,22 @@ class Checker:
             if scope_kind == "incremental" and window.end is not None:
                 set_watermark(connection, kind.name, window.end, now)
             outcome.status, outcome.rows_checked, outcome.findings = "ok", context.rows_checked, len(observed)
+            outcome.failing = frozenset(observed)
             outcome.opened, outcome.reopened, outcome.resolved = counts.opened, counts.reopened, counts.resolved
             finish_run(connection, run_id, finished, "ok", rows_checked=context.rows_checked, findings=len(observed),
                        opened=counts.opened, resolved=counts.resolved, reopened=counts.reopened)
         outcome.seconds = time.monotonic() - started
         return outcome
 
-    def recheck(self, kind: RuleKind) -> RunOutcome | None:
-        """Rerun the rule on the keys of its open violations, so they resolve when the data converges."""
+    def recheck(self, kind: RuleKind, skip: frozenset[str] = frozenset()) -> RunOutcome | None:
+        """Rerun the rule on the keys of its open violations, so they resolve when the data converges.
+
+        Keys the incremental run just found failing are skipped: reading them twice proves nothing.
+        """
         with self.store.read() as connection:
-            keys = tuple(decode_key(text) for text in connection.execute(
-                select(violations.c.key_text).where(violations.c.rule == kind.name,
-                                                    violations.c.status.in_(OPEN_STATUSES))).scalars())
+            rows = connection.execute(select(violations.c.fingerprint, violations.c.key_text).where(
+                violations.c.rule == kind.name, violations.c.status.in_(OPEN_STATUSES))).all()
+        keys = tuple(decode_key(row.key_text) for row in rows if row.fingerprint not in skip)
         if not keys:
             return None
         return self.run(kind, "recheck", keys)

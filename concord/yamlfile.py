@@ -64,9 +64,12 @@ def parse_yaml(text: str, file: str = "<string>", environ: Mapping[str, str] | N
     try:
         raw = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark
+        mark, context = exc.problem_mark, exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError([Problem(file, "", line, f"this is not valid YAML: {exc.problem}")]) from exc
+        message = f"this is not valid YAML: {exc.problem}"
+        if context is not None and context.line + 1 != line:
+            message += f" ({exc.context} that starts on line {context.line + 1})"
+        raise ConfigError([Problem(file, "", line, message + "; fix the indentation or brackets there")]) from exc
     document = LocatedDocument(file=file, data=None)
     problems: list[Problem] = []
     env = os.environ if environ is None else environ

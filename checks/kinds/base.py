@@ -35,6 +35,12 @@ class TableSpec(KindParams):
         return f"{self.source}.{self.table}"
 
 
+class DriverSpec(TableSpec):
+    """The table whose rows a rule quantifies over: it must say how its entities are keyed."""
+
+    key: ColumnList
+
+
 class RuleKind(ABC):
     """One rule, compiled: its kind's behaviour over its validated settings."""
 

@@ -12,14 +12,14 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, literal, select
 
-from checks.kinds.base import MAX_RELATED_ROWS, KindParams, RuleKind, TableSpec
+from checks.kinds.base import MAX_RELATED_ROWS, DriverSpec, KindParams, RuleKind, TableSpec
 from checks.kinds.related import TargetSpec, lookup_related, match_values
 from checks.model import Finding, RunContext
 from collectors.tables import column, keyset_batches, scope_conditions, stream, where_text
 
 
 class ExistsParams(KindParams):
-    driver: TableSpec
+    driver: DriverSpec
     target: TargetSpec
 
 
@@ -34,7 +34,7 @@ class ExistsKind(RuleKind):
 
     @property
     def key_columns(self) -> list[str]:
-        return list(self.params.driver.key or [])
+        return list(self.params.driver.key)
 
     @property
     def source_names(self) -> list[str]:
@@ -49,12 +49,6 @@ class ExistsKind(RuleKind):
 
     def _named_specs(self) -> list[tuple[tuple[str, ...], Any]]:
         return [(("driver",), self.params.driver), (("target",), self.params.target)]
-
-    def config_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
-        problems = super().config_problems()
-        if not self.params.driver.key:
-            problems.append((("driver", "key"), "the driver needs a 'key': the column(s) that name each entity"))
-        return problems
 
     def findings(self, ctx: RunContext) -> Iterator[Finding]:
         if self.params.driver.source == self.params.target.source:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from sqlalchemy import Select, and_, func, literal, or_, select
 
-from checks.kinds.base import KindParams, RuleKind, TableSpec
+from checks.kinds.base import DriverSpec, KindParams, RuleKind, TableSpec
 from checks.kinds.related import TargetSpec, match_values
 from checks.kinds.values import ValueExpr, parse_value
 from checks.model import Finding, RunContext
@@ -31,7 +31,7 @@ from collectors.tables import (
 from concord.keys import normalize_key, normalize_value
 
 
-class MatchDriver(TableSpec):
+class MatchDriver(DriverSpec):
     value: str
 
     @field_validator("value")
@@ -65,7 +65,7 @@ class MatchKind(RuleKind):
 
     @property
     def key_columns(self) -> list[str]:
-        return list(self.params.driver.key or [])
+        return list(self.params.driver.key)
 
     @property
     def source_names(self) -> list[str]:
@@ -91,9 +91,7 @@ class MatchKind(RuleKind):
 
     def config_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         problems = super().config_problems()
-        if not self.params.driver.key:
-            problems.append((("driver", "key"), "the driver needs a 'key': the column(s) that name each entity"))
-        elif self.driver_value.is_aggregate:
+        if self.driver_value.is_aggregate:
             outside = [c for c in self.params.target.match.values() if c not in self.key_columns]
             if outside:
                 problems.append((("target", "match"),

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 from sqlalchemy import select
 
-from checks.kinds.base import KindParams, RuleKind, TableSpec
+from checks.kinds.base import DriverSpec, KindParams, RuleKind, TableSpec
 from checks.model import Finding, RunContext
 from collectors.tables import Window, chunks, column, fetch, keys_in, keyset_batches, scope_conditions, where_text
 from concord.errors import SourceError
@@ -35,7 +35,7 @@ class StatementFile(KindParams):
     delimiter: str = ","
 
 
-class LocalPayments(TableSpec):
+class LocalPayments(DriverSpec):
     amount: str
 
 
@@ -70,7 +70,7 @@ class StatementKind(RuleKind):
 
     def config_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         problems = super().config_problems()
-        if not self.params.local.key or len(self.params.local.key) != 1:
+        if len(self.params.local.key) != 1:
             problems.append((("local", "key"), "name the one local column that holds the statement's key, "
                                                "e.g. key: gateway_txn_id"))
         if not self.statement_path.is_file():
@@ -127,7 +127,7 @@ class StatementKind(RuleKind):
     def _statement_to_local(self, ctx: RunContext, entries: dict[tuple[str, ...], dict[str, str]]) -> Iterator[Finding]:
         local = self.params.local
         source, table = self.table(ctx, local)
-        key_column = (local.key or [""])[0]
+        key_column = local.key[0]
         wanted = [k for k, entry in entries.items() if self._in_scope(ctx, k, entry)]
         for chunk in chunks(wanted, source.config.batch_size):
             ctx.checked(len(chunk))
@@ -174,7 +174,7 @@ class StatementKind(RuleKind):
     def _local_to_statement(self, ctx: RunContext, entries: dict[tuple[str, ...], dict[str, str]]) -> Iterator[Finding]:
         local = self.params.local
         source, table = self.table(ctx, local)
-        key_column = (local.key or [""])[0]
+        key_column = local.key[0]
         column(table, key_column)
         covered = scope_conditions(table, [key_column], local.time_column, local.where, ctx.scope, source)
         for page in keyset_batches(source, select(table).where(*covered), table, [key_column],

@@ -8,12 +8,12 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy import func, select
 
-from checks.kinds.base import MAX_RELATED_ROWS, RuleKind, TableSpec
+from checks.kinds.base import MAX_RELATED_ROWS, DriverSpec, RuleKind, TableSpec
 from checks.model import Finding, RunContext
 from collectors.tables import column, entity_rows, fetch, keys_in, stream, where_text
 
 
-class UniqueParams(TableSpec):
+class UniqueParams(DriverSpec):
     max: int = Field(1, ge=1)
 
 
@@ -24,7 +24,7 @@ class UniqueKind(RuleKind):
 
     @property
     def key_columns(self) -> list[str]:
-        return list(self.params.key or [])
+        return list(self.params.key)
 
     @property
     def source_names(self) -> list[str]:
@@ -39,12 +39,6 @@ class UniqueKind(RuleKind):
 
     def _named_specs(self) -> list[tuple[tuple[str, ...], Any]]:
         return [((), self.params)]
-
-    def config_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
-        problems = super().config_problems()
-        if not self.params.key:
-            problems.append((("key",), "'key' is required: the column(s) that may appear at most 'max' times"))
-        return problems
 
     def findings(self, ctx: RunContext) -> Iterator[Finding]:
         spec = self.params
