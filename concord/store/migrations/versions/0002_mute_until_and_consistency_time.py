@@ -18,8 +18,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("muted_until", sa.DateTime))
         batch.add_column(sa.Column("ttc_seconds", sa.Float))
         batch.add_column(sa.Column("reopen_count", sa.Integer, nullable=False, server_default="0"))
-    violations = sa.table("violations", sa.column("id"), sa.column("first_seen"), sa.column("resolved_at"),
-                          sa.column("ttc_seconds"))
+    violations = sa.table("violations", sa.column("id", sa.Integer), sa.column("first_seen", sa.DateTime),
+                          sa.column("resolved_at", sa.DateTime),
+                          sa.column("ttc_seconds", sa.Float))
     connection = op.get_bind()
     rows = connection.execute(
         sa.select(violations.c.id, violations.c.first_seen, violations.c.resolved_at)
