@@ -90,7 +90,8 @@ def to_markdown(rows: Sequence[dict[str, Any]], title: str = "Concord incident l
 def _md_cell(value: Any) -> str:
     """Business text as literal Markdown: no tables broken, no links or HTML injected."""
     text = "" if value is None else str(value)
-    for char in ("\\", "|", "`", "*", "_", "[", "]", "<", ">", "#"):
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for char in ("\\", "|", "`", "*", "_", "[", "]", "#"):
         text = text.replace(char, "\\" + char)
     return text.replace("\n", " ").replace("\r", " ")
 

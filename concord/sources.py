@@ -74,10 +74,12 @@ class Source:
         cache_key = (schema, name)
         if cache_key not in self._tables:
             try:
-                with self.connect() as connection:
+                with self.engine.connect() as connection:
                     self._tables[cache_key] = Table(name, MetaData(), schema=schema, autoload_with=connection)
             except NoSuchTableError as exc:
                 raise SourceError(f"source '{self.name}' has no table '{name}'; check the rule's 'table'") from exc
+            except SQLAlchemyError as exc:
+                raise SourceError(f"source '{self.name}' ({self.display_url}) failed: {_short(exc)}") from exc
         return self._tables[cache_key]
 
     def to_local(self, moment: datetime) -> datetime:
