@@ -19,7 +19,7 @@ from checks.engine import Checker, RunOutcome
 from checks.registry import compile_rules
 from concord.clock import clock_from_env
 from concord.config import DEFAULT_CONFIG, SEVERITY_RANK, Config, load_config
-from concord.durations import parse_duration
+from concord.durations import format_duration, parse_duration
 from concord.errors import ConfigError
 from concord.exports import incident_rows, to_csv, to_json, to_markdown
 from concord.progress import Progress
@@ -104,7 +104,7 @@ def _validate(args: argparse.Namespace) -> int:
               f"masked: {', '.join(source.mask) or 'nothing'})")
     for kind in kinds:
         print(f"  rule {kind.name}: {kind.rule.kind} over {', '.join(dict.fromkeys(kind.source_names))}, "
-              f"severity {kind.rule.severity}, grace {kind.rule.grace}")
+              f"severity {kind.rule.severity}, grace {format_duration(kind.rule.grace)}")
     print(f"  store: {redact_url(config.store.url)}")
     return EXIT_OK
 

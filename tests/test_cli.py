@@ -104,3 +104,32 @@ def test_demo_json_reports_a_perfect_score(tmp_path: Path) -> None:
     assert (truth["precision"], truth["recall"], truth["false_positives"], truth["missed"]) == (1.0, 1.0, [], [])
     assert set(report["rules"]) >= {"paid_implies_stock_deducted", "statement_matches_payments"}
     assert all({"open", "opened", "resolved", "rows_checked"} <= set(v) for v in report["rules"].values())
+
+
+def test_scheduled_checking_runs_until_sigterm_and_stops_cleanly(shop_config: Path) -> None:
+    import signal
+    import time
+
+    concord = Path(sys.executable).with_name("concord")
+    process = subprocess.Popen([str(concord), "check", "--config", str(shop_config)], stderr=subprocess.PIPE,
+                               text=True)
+    store = create_engine(f"sqlite:///{shop_config.parent / 'store.db'}")
+    try:
+        deadline = time.monotonic() + 60
+        runs = 0
+        while time.monotonic() < deadline and runs < 2:
+            time.sleep(0.2)
+            try:
+                with store.connect() as connection:
+                    runs = connection.execute(text("SELECT count(*) FROM runs WHERE status = 'ok'")).scalar()
+            except Exception:  # noqa: BLE001 - the store may not exist yet
+                runs = 0
+        assert runs >= 2, "the scheduler ran no rule within a minute"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        with store.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM runs WHERE status = 'running'")).scalar() == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        store.dispose()

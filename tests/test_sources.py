@@ -17,6 +17,8 @@ WRITES = [
     "INSERT INTO orders (id, status) VALUES (2, 'PAID')",
     "UPDATE orders SET status = 'LOST'",
     "DELETE FROM orders",
+    "CREATE TABLE stolen (id INTEGER)",
+    "DROP TABLE orders",
 ]
 SLOW = {
     "sqlite": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 100000000) "

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, literal, select
 
-from checks.kinds.base import MAX_RELATED_ROWS, DriverSpec, KindParams, RuleKind, TableSpec
-from checks.kinds.related import TargetSpec, lookup_related, match_values
+from checks.kinds.base import MAX_RELATED_ROWS, DriverSpec, KindParams
+from checks.kinds.related import RelationKind, TargetSpec, lookup_related, match_values, present_values
 from checks.model import Finding, RunContext
-from collectors.tables import column, keyset_batches, scope_conditions, stream, where_text
+from collectors.tables import column, fetch, keys_in, keyset_batches, scope_conditions, stream, where_text
 
 
 class ExistsParams(KindParams):
@@ -23,7 +23,7 @@ class ExistsParams(KindParams):
     target: TargetSpec
 
 
-class ExistsKind(RuleKind):
+class ExistsKind(RelationKind):
     names = ("exists", "not_exists")
     Params = ExistsParams
     params: ExistsParams
@@ -31,30 +31,6 @@ class ExistsKind(RuleKind):
     @property
     def must_exist(self) -> bool:
         return self.rule.kind == "exists"
-
-    @property
-    def key_columns(self) -> list[str]:
-        return list(self.params.driver.key)
-
-    @property
-    def source_names(self) -> list[str]:
-        return [self.params.driver.source, self.params.target.source]
-
-    @property
-    def time_column(self) -> str | None:
-        return self.params.driver.time_column
-
-    def table_specs(self) -> list[TableSpec]:
-        return [self.params.driver, self.params.target.as_table()]
-
-    def _named_specs(self) -> list[tuple[tuple[str, ...], Any]]:
-        return [(("driver",), self.params.driver), (("target",), self.params.target)]
-
-    def findings(self, ctx: RunContext) -> Iterator[Finding]:
-        if self.params.driver.source == self.params.target.source:
-            yield from self._pushdown(ctx)
-        else:
-            yield from self._batched(ctx)
 
     def _pushdown(self, ctx: RunContext) -> Iterator[Finding]:
         driver, target = self.params.driver, self.params.target
@@ -69,29 +45,32 @@ class ExistsKind(RuleKind):
         with source.connect() as connection:
             ctx.checked(int(connection.execute(select(func.count()).select_from(d).where(*covered)).scalar() or 0))
         for page in stream(source, select(d).where(*covered, failing), source.config.batch_size):
-            yield from self._judge_page(ctx, page, present=None)
+            yield from self._judge_page(ctx, page)
 
     def _batched(self, ctx: RunContext) -> Iterator[Finding]:
-        driver = self.params.driver
+        """Pages carry only the key and match columns; whole rows are read for the failing few."""
+        driver, target = self.params.driver, self.params.target
         source, table = self.table(ctx, driver)
         covered = scope_conditions(table, self.key_columns, driver.time_column, driver.where, ctx.scope, source)
-        for page in keyset_batches(source, select(table).where(*covered), table, self.key_columns,
-                                   source.config.batch_size):
+        slim = select(*[column(table, c) for c in dict.fromkeys([*self.key_columns, *target.match.values()])])
+        batch_size = ctx.source(target.source).config.batch_size
+        for page in keyset_batches(source, slim.where(*covered), table, self.key_columns, source.config.batch_size):
             ctx.checked(len(page))
-            yield from self._judge_page(ctx, page, present="lookup")
+            found = present_values(ctx, target, (match_values(r, target) for r in page), batch_size)
+            failing = [tuple(r[c] for c in self.key_columns) for r in page
+                       if (match_values(r, target) in found) != self.must_exist]
+            if failing:
+                rows = fetch(source, select(table).where(keys_in(table, self.key_columns, failing)))
+                yield from self._judge_page(ctx, rows)
 
-    def _judge_page(self, ctx: RunContext, page: list[dict[str, Any]], present: str | None) -> Iterator[Finding]:
-        """With present=None every row already failed in SQL; otherwise decide from a target lookup."""
+    def _judge_page(self, ctx: RunContext, page: list[dict[str, Any]]) -> Iterator[Finding]:
+        """Every row of the page failed; `not_exists` findings carry the offending target rows."""
         target = self.params.target
-        needs_lookup = present is not None or not self.must_exist
-        related = lookup_related(ctx, target, (match_values(r, target) for r in page),
-                                 ctx.source(target.source).config.batch_size,
-                                 limit_per_key=MAX_RELATED_ROWS) if needs_lookup else {}
+        related = {} if self.must_exist else lookup_related(
+            ctx, target, (match_values(r, target) for r in page), ctx.source(target.source).config.batch_size,
+            limit_per_key=MAX_RELATED_ROWS)
         for row in page:
-            matches = related.get(match_values(row, target), [])
-            if present is not None and bool(matches) == self.must_exist:
-                continue
-            yield self._finding(ctx, row, matches)
+            yield self._finding(ctx, row, related.get(match_values(row, target), []))
 
     def _finding(self, ctx: RunContext, row: dict[str, Any], matches: list[dict[str, Any]]) -> Finding:
         driver, target = self.params.driver, self.params.target

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 from sqlalchemy import Select, and_, func, literal, or_, select
 
-from checks.kinds.base import DriverSpec, KindParams, RuleKind, TableSpec
-from checks.kinds.related import TargetSpec, match_values
+from checks.kinds.base import DriverSpec, KindParams
+from checks.kinds.related import RelationKind, TargetSpec, match_values
 from checks.kinds.values import ValueExpr, parse_value
 from checks.model import Finding, RunContext
 from collectors.tables import (
@@ -31,24 +31,20 @@ from collectors.tables import (
 from concord.keys import normalize_key, normalize_value
 
 
-class MatchDriver(DriverSpec):
-    value: str
+def _parsable(text: str) -> str:
+    parse_value(text)
+    return text
 
-    @field_validator("value")
-    @classmethod
-    def _parses(cls, value: str) -> str:
-        parse_value(value)
-        return value
+
+ValueText = Annotated[str, AfterValidator(_parsable)]
+
+
+class MatchDriver(DriverSpec):
+    value: ValueText
 
 
 class MatchTarget(TargetSpec):
-    value: str
-
-    @field_validator("value")
-    @classmethod
-    def _parses(cls, value: str) -> str:
-        parse_value(value)
-        return value
+    value: ValueText
 
 
 class MatchParams(KindParams):
@@ -58,22 +54,10 @@ class MatchParams(KindParams):
     missing: Literal["fail", "pass"] = "fail"
 
 
-class MatchKind(RuleKind):
+class MatchKind(RelationKind):
     names = ("match",)
     Params = MatchParams
     params: MatchParams
-
-    @property
-    def key_columns(self) -> list[str]:
-        return list(self.params.driver.key)
-
-    @property
-    def source_names(self) -> list[str]:
-        return [self.params.driver.source, self.params.target.source]
-
-    @property
-    def time_column(self) -> str | None:
-        return self.params.driver.time_column
 
     @property
     def driver_value(self) -> ValueExpr:
@@ -82,12 +66,6 @@ class MatchKind(RuleKind):
     @property
     def target_value(self) -> ValueExpr:
         return parse_value(self.params.target.value)
-
-    def table_specs(self) -> list[TableSpec]:
-        return [self.params.driver, self.params.target.as_table()]
-
-    def _named_specs(self) -> list[tuple[tuple[str, ...], Any]]:
-        return [(("driver",), self.params.driver), (("target",), self.params.target)]
 
     def config_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         problems = super().config_problems()
@@ -98,12 +76,6 @@ class MatchKind(RuleKind):
                                  f"with an aggregate driver value, match may only use the driver's key columns "
                                  f"({', '.join(self.key_columns)}), not {', '.join(outside)}"))
         return problems
-
-    def findings(self, ctx: RunContext) -> Iterator[Finding]:
-        if self.params.driver.source == self.params.target.source:
-            yield from self._pushdown(ctx)
-        else:
-            yield from self._batched(ctx)
 
     # -- one source: one query --------------------------------------------------------------------------
     def _driver_query(self, ctx: RunContext, table: Any, source: Any) -> Select[Any]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import Field, field_validator
 from sqlalchemy import select
 
-from checks.kinds.base import KindParams, TableSpec
-from checks.model import RunContext
+from checks.kinds.base import KindParams, RuleKind, TableSpec
+from checks.model import Finding, RunContext
 from collectors.tables import chunks, fetch, keys_in, where_text
 from concord.keys import normalize_key
 
@@ -63,3 +64,60 @@ def lookup_related(ctx: RunContext, target: TargetSpec, values: Iterable[tuple[A
             if limit_per_key is None or len(rows) < limit_per_key:
                 rows.append(row)
     return found
+
+
+def present_values(ctx: RunContext, target: TargetSpec, values: Iterable[tuple[Any, ...]],
+                   batch_size: int) -> set[tuple[Any, ...]]:
+    """Which match values have at least one target row: only the key columns travel, once each."""
+    source = ctx.source(target.source)
+    table = source.table(target.table, target.schema_name)
+    target_columns = list(target.match)
+    distinct: Sequence[tuple[Any, ...]] = sorted(set(values), key=repr)
+    present: set[tuple[Any, ...]] = set()
+    for chunk in chunks(distinct, batch_size):
+        query = select(*[table.c[c] for c in target_columns]).where(
+            keys_in(table, target_columns, chunk), *where_text(target.where)).distinct()
+        with source.connect() as connection:
+            present.update(normalize_key(row) for row in connection.execute(query))
+    return present
+
+
+class RelationKind(RuleKind):
+    """A kind over a driver table and a target table: the planner's choice between strategies lives here.
+
+    Both tables in one source: the database answers with one query (`_pushdown`). Otherwise the driver
+    is read in keyset pages and each page is looked up in the target (`_batched`).
+    """
+
+    @property
+    def key_columns(self) -> list[str]:
+        return list(self.params.driver.key)
+
+    @property
+    def source_names(self) -> list[str]:
+        return [self.params.driver.source, self.params.target.source]
+
+    @property
+    def time_column(self) -> str | None:
+        return self.params.driver.time_column
+
+    @property
+    def single_source(self) -> bool:
+        return self.params.driver.source == self.params.target.source
+
+    def table_specs(self) -> list[TableSpec]:
+        return [self.params.driver, self.params.target.as_table()]
+
+    def _named_specs(self) -> list[tuple[tuple[str, ...], Any]]:
+        return [(("driver",), self.params.driver), (("target",), self.params.target)]
+
+    def findings(self, ctx: RunContext) -> Iterator[Finding]:
+        yield from (self._pushdown(ctx) if self.single_source else self._batched(ctx))
+
+    @abstractmethod
+    def _pushdown(self, ctx: RunContext) -> Iterator[Finding]:
+        """One query in the shared source that returns only failing entities."""
+
+    @abstractmethod
+    def _batched(self, ctx: RunContext) -> Iterator[Finding]:
+        """Driver keyset pages, each looked up in the target source."""

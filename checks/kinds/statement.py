@@ -175,7 +175,7 @@ class StatementKind(RuleKind):
         local = self.params.local
         source, table = self.table(ctx, local)
         key_column = local.key[0]
-        column(table, key_column)
+        column(table, key_column)  # a missing key column is a clear SourceError before any page is read
         covered = scope_conditions(table, [key_column], local.time_column, local.where, ctx.scope, source)
         for page in keyset_batches(source, select(table).where(*covered), table, [key_column],
                                    source.config.batch_size):

@@ -1,0 +1,14 @@
+"""The benchmark harness runs end to end (once, small) so `make bench` cannot rot; it measures nothing here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.__main__ import main
+
+
+def test_bench_harness_writes_its_report(tmp_path: Path) -> None:
+    output = tmp_path / "benchmarks.md"
+    assert main(["--sizes", "1000", "--repeat", "1", "--output", str(output), "--work", str(tmp_path / "w")]) == 0
+    report = output.read_text()
+    assert "| 1,000 |" in report and "hand-written SQL" in report and "Machine:" in report
