@@ -116,19 +116,19 @@ class StatementKind(RuleKind):
             moment = moment.replace(tzinfo=ZoneInfo(spec.timezone))
         return moment.astimezone(UTC)
 
-    def _in_scope(self, ctx: RunContext, key: tuple[str, ...], entry: dict[str, str]) -> bool:
+    def _entries_in_scope(self, ctx: RunContext, entries: dict[tuple[str, ...], dict[str, str]]) -> list[tuple]:
         scope = ctx.scope
         if scope.kind == "recheck":
-            return key in {comparable_key(k) for k in scope.keys}
+            return [k for k in (comparable_key(k) for k in scope.keys) if k in entries]
         if scope.window is not None:
-            return _within(self._entry_time(entry), scope.window)
-        return True
+            return [k for k, entry in entries.items() if _within(self._entry_time(entry), scope.window)]
+        return list(entries)
 
     def _statement_to_local(self, ctx: RunContext, entries: dict[tuple[str, ...], dict[str, str]]) -> Iterator[Finding]:
         local = self.params.local
         source, table = self.table(ctx, local)
         key_column = local.key[0]
-        wanted = [k for k, entry in entries.items() if self._in_scope(ctx, k, entry)]
+        wanted = self._entries_in_scope(ctx, entries)
         for chunk in chunks(wanted, source.config.batch_size):
             ctx.checked(len(chunk))
             raw = [(entries[k][self.params.statement.key],) for k in chunk]
