@@ -1,4 +1,4 @@
-"""The `concord` command: demo, check, validate, export.
+"""The `concord` command: demo, check, validate, collect, trace, export.
 
 Exit codes of `check --once`, for cron and CI: 0 nothing needs attention, 1 open violations at or
 above --fail-on, 2 bad config or usage, 3 a run failed.
@@ -15,8 +15,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from checks.correlate import Correlator
 from checks.engine import Checker, RunOutcome
 from checks.registry import compile_rules
+from collectors.ingest import SpanIngest
+from collectors.remote import TraceBackend
+from concord.cli_traces import collect as collect_traces
+from concord.cli_traces import show_trace
 from concord.clock import clock_from_env
 from concord.config import DEFAULT_CONFIG, SEVERITY_RANK, Config, load_config
 from concord.durations import format_duration, parse_duration
@@ -74,6 +79,15 @@ def _parser() -> argparse.ArgumentParser:
     _config_option(validate)
     validate.set_defaults(handler=_validate)
 
+    collect = commands.add_parser("collect", help="receive OTLP traces over HTTP and tail OTLP JSON files")
+    _config_option(collect)
+    collect.set_defaults(handler=collect_traces)
+
+    trace = commands.add_parser("trace", help="show a trace from the span store (or the configured backend)")
+    _config_option(trace)
+    trace.add_argument("trace_id")
+    trace.set_defaults(handler=show_trace)
+
     export = commands.add_parser("export", help="write the incident list as CSV, JSON or Markdown")
     _config_option(export)
     export.add_argument("--format", choices=("csv", "json", "md"), default="csv")
@@ -118,6 +132,7 @@ def _check(args: argparse.Namespace) -> int:
         if args.once:
             outcomes = checker.check_once(args.rule or None, full=args.scope == "full")
             _report(outcomes, progress)
+            correlator_for(config, kinds, store, checker.clock).link_open()
             failed = any(o.status == "error" for o in outcomes)
             with store.read() as connection:
                 attention = count_needing_attention(connection, checker.clock.now(), args.fail_on, args.rule or None)
@@ -130,6 +145,11 @@ def _check(args: argparse.Namespace) -> int:
         store.dispose()
 
 
+def correlator_for(config: Config, kinds: list, store, clock) -> Correlator:
+    backend = TraceBackend(config.traces.backend) if config.traces.backend else None
+    return Correlator(kinds, store, clock, backend, SpanIngest(store, config.traces, clock))
+
+
 def _schedule(checker: Checker, args: argparse.Namespace, progress: Progress) -> int:
     """Each rule at its own `every`, one run of a rule at a time, until SIGTERM or Ctrl-C."""
     stopping = {"now": False}
@@ -139,6 +159,7 @@ def _schedule(checker: Checker, args: argparse.Namespace, progress: Progress) ->
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    correlator = correlator_for(checker.config, checker.kinds, checker.store, checker.clock)
     due = {kind.name: 0.0 for kind in checker.selected(args.rule or None)}
     every = {kind.name: kind.rule.every.total_seconds() for kind in checker.kinds}
     while not stopping["now"]:
@@ -147,6 +168,7 @@ def _schedule(checker: Checker, args: argparse.Namespace, progress: Progress) ->
             if stopping["now"]:
                 break
             _report(checker.check_once([name], full=args.scope == "full"), progress)
+            correlator.link_open()
             due[name] = time.monotonic() + every[name]
         time.sleep(max(0.05, min(min(due.values()) - time.monotonic(), 1.0)))
     return EXIT_OK

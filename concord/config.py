@@ -64,10 +64,40 @@ class SourceConfig(StrictModel):
 
 
 class TraceConfig(StrictModel):
-    column: str | None = None
-    attribute: str | None = None
-    service: str | None = None
-    expect_spans: list[str] = Field(default_factory=list)
+    """How a rule's violations find their trace, and which spans explain them."""
+
+    column: str | None = None  # driver column holding a trace id or a W3C traceparent
+    attribute: str | None = None  # span attribute holding the business key (looked up in the key index)
+    key_column: str | None = None  # which key column the attribute carries (default: the first)
+    service: str | None = None  # service to search in a remote backend (Jaeger needs one)
+    expect_spans: list[str] = Field(default_factory=list)  # spans a healthy transaction has
+    steps: list[str] = Field(default_factory=list)  # spans whose failure explains this rule
+
+
+class ReceiverConfig(StrictModel):
+    host: str = "127.0.0.1"
+    port: int = Field(4318, ge=0, le=65535)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_concurrent_writes: int = Field(2, ge=1, le=64)
+    queue_timeout: Duration = timedelta(seconds=2)
+
+
+class TraceBackendConfig(StrictModel):
+    kind: Literal["jaeger", "tempo"]
+    url: str
+    api: Literal["v1", "v2", "v3"] | None = None  # Jaeger: v1 (by id only) or v3; Tempo: v1 or v2
+    link_template: str | None = None  # e.g. "https://jaeger.example/trace/{trace_id}"
+    timeout: Duration = timedelta(seconds=10)
+    search_window: Duration = timedelta(hours=1)
+
+
+class TracesConfig(StrictModel):
+    receiver: ReceiverConfig = Field(default_factory=ReceiverConfig)
+    files: list[str] = Field(default_factory=list)  # OTLP JSON lines, as the Collector's file exporter writes
+    index_attributes: list[str] = Field(default_factory=list)  # business keys indexed to trace ids
+    mask_attributes: list[str] = Field(default_factory=list)
+    retention: Duration = timedelta(days=7)
+    backend: TraceBackendConfig | None = None
 
 
 class RuleConfig(BaseModel):
@@ -98,6 +128,7 @@ class StoreConfig(StrictModel):
 class Config(StrictModel):
     dashboard_url: str = "http://localhost:8501"
     store: StoreConfig = Field(default_factory=StoreConfig)
+    traces: TracesConfig = Field(default_factory=TracesConfig)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     rules: list[RuleConfig] = Field(default_factory=list)
 

@@ -13,8 +13,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from checks.correlate import Correlator
 from checks.engine import Checker, RunOutcome
 from checks.registry import compile_rules
+from collectors.ingest import SpanIngest
 from concord.clock import FrozenClock
 from concord.config import load_config
 from concord.progress import Progress
@@ -25,6 +27,7 @@ from demo.build import create_databases, sqlite_urls, write_rows, write_statemen
 from demo.faults import Fault, expected_set
 from demo.simulator import FIRST_CHECK, SECOND_CHECK, ShopSimulator
 from demo.timeline import diff
+from demo.traces import score_trace_links, send_spans
 
 
 @dataclass
@@ -106,24 +109,33 @@ def check_and_score(shop: DemoShop, progress: Progress | None = None) -> dict[st
     store = open_store(config.store.url, config.base_dir)
     clock = FrozenClock(FIRST_CHECK)
     checker = Checker(config, kinds, store, clock, progress=progress.rows if progress else None)
+    correlator = Correlator(kinds, store, clock, ingest=SpanIngest(store, config.traces, clock))
     try:
         started = time.monotonic()
+        sent = send_spans(shop.simulator.tracer.exporter.spans, store, config, clock)
+        traces_seconds = time.monotonic() - started
+        started = time.monotonic()
         first_runs = checker.check_once()
+        correlator.link_open()
         first_checked = time.monotonic() - started
         first_open = _open_pairs(store, clock)
+        first_links = score_trace_links(store, shop.faults, expected_set(shop.faults, 1) & first_open)
         last_run_of_first = max(o.run_id for o in first_runs)
         shop.advance()
         clock.set(SECOND_CHECK)
         started = time.monotonic()
         second_runs = checker.check_once()
+        correlator.link_open()
         second_checked = time.monotonic() - started
         second_open = _open_pairs(store, clock)
+        second_links = score_trace_links(store, shop.faults, expected_set(shop.faults, 2) & second_open)
         resolved = _resolved_after(store, last_run_of_first)
         ever = _ever_reported(store)
     finally:
         checker.close()
         store.dispose()
-    phases = [_score(1, first_open, expected_set(shop.faults, 1)), _score(2, second_open, expected_set(shop.faults, 2))]
+    phases = [_score(1, first_open, expected_set(shop.faults, 1)) | {"traces": first_links},
+              _score(2, second_open, expected_set(shop.faults, 2)) | {"traces": second_links}]
     expected_resolved = expected_set(shop.faults, 1) - expected_set(shop.faults, 2)
     total_tp = sum(p["true_positives"] for p in phases)
     total_found = sum(p["found"] for p in phases)
@@ -135,8 +147,12 @@ def check_and_score(shop: DemoShop, progress: Progress | None = None) -> dict[st
         "directory": str(shop.directory),
         "config": str(shop.config_path),
         "spans": shop.spans,
+        "spans_received": sent,
         "faults": dict(Counter(f.kind for f in shop.faults)),
         "ground_truth": {
+            "true_violations": total_tp,
+            "trace_linked": first_links["trace_linked"] + second_links["trace_linked"],
+            "hint_correct": first_links["hint_correct"] + second_links["hint_correct"],
             "precision": round(total_tp / total_found, 4) if total_found else 1.0,
             "recall": round(total_tp / total_expected, 4) if total_expected else 1.0,
             "false_positives": [fp for p in phases for fp in p["false_positives"]],
@@ -157,7 +173,8 @@ def check_and_score(shop: DemoShop, progress: Progress | None = None) -> dict[st
             },
         },
         "rules": _rules_summary(first_runs + second_runs, second_open),
-        "timings": {"first_check_seconds": round(first_checked, 2), "second_check_seconds": round(second_checked, 2)},
+        "timings": {"send_spans_seconds": round(traces_seconds, 2), "first_check_seconds": round(first_checked, 2),
+                    "second_check_seconds": round(second_checked, 2)},
     }
 
 
@@ -223,13 +240,16 @@ def _print_summary(report: dict[str, Any]) -> None:
     for phase in truth["phases"]:
         out.write(f"  check {phase['phase']} at {phase['at']}: {phase['found']} open, {phase['expected']} expected, "
                   f"precision {phase['precision']:.2f}, recall {phase['recall']:.2f}\n")
+    out.write(f"  violations linked to their trace: {truth['trace_linked']} of {truth['true_violations']}; "
+              f"hint names the broken step: {truth['hint_correct']}\n")
     repaired = truth["resolved_after_repair"]
     out.write(f"  repaired between checks: {repaired['expected']} expected to resolve, {repaired['resolved']} resolved "
               f"({'exactly those' if repaired['exact'] else 'MISMATCH'})\n")
     for name, ok in truth["eventual_consistency"].items():
         out.write(f"  {name.replace('_', ' ')}: {'yes' if ok else 'NO'}\n")
     timings = report["timings"]
-    out.write(f"\nBuilt in {timings['build_seconds']:.1f}s; checks took {timings['first_check_seconds']:.1f}s and "
-              f"{timings['second_check_seconds']:.1f}s.\n")
+    out.write(f"\nBuilt in {timings['build_seconds']:.1f}s; {report['spans_received']:,} spans sent through the OTLP "
+              f"receiver in {timings['send_spans_seconds']:.1f}s; checks (with trace links) took "
+              f"{timings['first_check_seconds']:.1f}s and {timings['second_check_seconds']:.1f}s.\n")
     out.write(f"Data: {report['directory']} (config {report['config']}, store concord.db, traces.jsonl, "
               "ground_truth.json)\n")

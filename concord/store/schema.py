@@ -5,7 +5,7 @@ Times are naive UTC everywhere in the store, so SQLite, MariaDB and PostgreSQL c
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -46,6 +46,8 @@ violations = Table(
     Column("muted_until", DateTime),
     Column("ttc_seconds", Float),
     Column("reopen_count", Integer, nullable=False, default=0),
+    Column("trace_ids", Text),  # JSON list of hex trace ids, or null when not looked up yet
+    Column("hint", Text),  # JSON root-cause hint: failing span, missing expected spans, last service
     Index("ix_violations_rule_status", "rule", "status"),
     Index("ix_violations_status_last_seen", "status", "last_seen"),
 )
@@ -68,6 +70,48 @@ watermarks = Table(
     Column("rule", String(100), primary_key=True),
     Column("value", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+)
+
+spans = Table(
+    "spans", metadata,
+    Column("trace_id", String(32), primary_key=True),
+    Column("span_id", String(16), primary_key=True),
+    Column("parent_span_id", String(16)),
+    Column("service", String(200), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("kind", Integer, nullable=False),
+    Column("start_ns", BigInteger, nullable=False),
+    Column("end_ns", BigInteger, nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("status_message", Text),
+    Column("attributes", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Index("ix_spans_received_at", "received_at"),
+)
+
+span_keys = Table(
+    "span_keys", metadata,
+    Column("attribute", String(100), primary_key=True),
+    Column("value", String(200), primary_key=True),
+    Column("trace_id", String(32), primary_key=True),
+    Column("received_at", DateTime, nullable=False),
+)
+
+collector_offsets = Table(
+    "collector_offsets", metadata,
+    Column("path", String(500), primary_key=True),
+    Column("offset", BigInteger, nullable=False),
+    Column("inode", String(40)),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+remote_trace_searches = Table(
+    "remote_trace_searches", metadata,
+    Column("backend", String(200), primary_key=True),
+    Column("query", String(500), primary_key=True),
+    Column("trace_ids", Text, nullable=False),
+    Column("searched_at", DateTime, nullable=False),
 )
 
 OPEN_STATUSES = ("open", "acknowledged", "muted")
