@@ -72,7 +72,8 @@ def decode_protobuf(body: bytes) -> Decoded:
         service = str(resource.get("service.name") or "unknown_service")
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                if len(span.trace_id) != 16 or len(span.span_id) != 8:
+                if len(span.trace_id) != 16 or len(span.span_id) != 8 or not any(span.trace_id) \
+                        or not any(span.span_id):
                     decoded.reject(f"span '{span.name}' has a trace id of {len(span.trace_id)} bytes or a span id "
                                    f"of {len(span.span_id)} bytes (16 and 8 expected)")
                     continue
@@ -161,7 +162,8 @@ def otlp_id(value: Any, size: int) -> str | None:
     text = value.strip()
     if len(text) == size * 2:
         try:
-            return bytes.fromhex(text).hex()
+            raw = bytes.fromhex(text)
+            return raw.hex() if any(raw) else None  # all-zero ids are invalid
         except ValueError:
             pass
     try:

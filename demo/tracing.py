@@ -136,5 +136,5 @@ def _ns(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000) * 1000
 
 
-def trace_id_hex(span: Span) -> str:
+def trace_id_hex(span: Span | ReadableSpan) -> str:
     return f"{span.get_span_context().trace_id:032x}"

@@ -102,6 +102,7 @@ def test_demo_json_reports_a_perfect_score(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     truth = report["ground_truth"]
     assert (truth["precision"], truth["recall"], truth["false_positives"], truth["missed"]) == (1.0, 1.0, [], [])
+    assert truth["trace_linked"] == truth["hint_correct"] == truth["true_violations"] > 0
     assert set(report["rules"]) >= {"paid_implies_stock_deducted", "statement_matches_payments"}
     assert all({"open", "opened", "resolved", "rows_checked"} <= set(v) for v in report["rules"].values())
 

@@ -23,6 +23,10 @@ def assert_perfect(report: dict) -> None:
                                              "repaired_within_grace_never_reported": True,
                                              "young_fault_reported_after_grace": True}
     assert all(entry["errors"] == 0 for entry in report["rules"].values())
+    # every true violation leads to its trace, and its hint names the step the injector broke
+    assert truth["true_violations"] == sum(p["expected"] for p in truth["phases"]) > 0
+    assert truth["trace_linked"] == truth["hint_correct"] == truth["true_violations"]
+    assert report["spans_received"] == report["spans"]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -54,26 +54,27 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str, base_dir: Path = Path("."), migrate: bool = True) -> Store:
+def open_store(url: str, base_dir: Path = Path("."), migrate: bool = True, busy_timeout: float = 30.0) -> Store:
+    """The store at `url`; SQLite writers wait up to `busy_timeout` seconds for each other."""
     url = resolve_sqlite_path(url, base_dir)
     parsed = make_url(url)
     options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        options["connect_args"] = {"timeout": 30}
+        options["connect_args"] = {"timeout": busy_timeout}
     else:
         options.update(pool_size=3, max_overflow=2, pool_pre_ping=True, pool_recycle=1800)
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, int(busy_timeout * 1000))
     store = Store(engine)
     if migrate:
         store.migrate()
     return store
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, busy_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite's own transaction handling defers BEGIN; take control so writes start with BEGIN IMMEDIATE
@@ -81,7 +82,7 @@ def _tune_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
