@@ -21,18 +21,36 @@ def deep_link(dashboard_url: str, violation_id: int) -> str:
     return f"{dashboard_url.rstrip('/')}/?violation={violation_id}"
 
 
-def hint_of(evidence: dict[str, Any]) -> str:
-    """A one-line reason until trace hints exist: what was expected and what was found."""
+def hint_of(violation: dict[str, Any]) -> str:
+    """The root-cause hint from the trace when there is one, else what was expected and what was found."""
+    hint = _json(violation.get("hint"))
+    if hint.get("trace_found"):
+        return str(hint.get("summary", ""))
+    evidence = violation.get("evidence") or {}
     expected, actual = evidence.get("expected"), evidence.get("actual")
-    if expected and actual:
-        return f"expected {expected}; found {actual}"
-    return str(expected or actual or "")
+    reason = f"expected {expected}; found {actual}" if expected and actual else str(expected or actual or "")
+    return f"{reason} ({hint['summary']})" if hint.get("summary") else reason
+
+
+def trace_id_of(violation: dict[str, Any]) -> str:
+    ids = _json(violation.get("trace_ids"))
+    if isinstance(ids, list) and ids:
+        return str(ids[0])
+    return str((violation.get("evidence") or {}).get("trace_id") or "")
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str) and value:
+        try:
+            return json.loads(value)
+        except ValueError:
+            return {}
+    return value or {}
 
 
 def incident_rows(violations: Sequence[dict[str, Any]], dashboard_url: str) -> list[dict[str, Any]]:
     rows = []
     for violation in violations:
-        evidence = violation.get("evidence") or {}
         rows.append({
             "id": violation["id"],
             "rule": violation["rule"],
@@ -41,8 +59,8 @@ def incident_rows(violations: Sequence[dict[str, Any]], dashboard_url: str) -> l
             "status": violation["status"],
             "first_seen": _time(violation["first_seen"]),
             "last_seen": _time(violation["last_seen"]),
-            "trace_id": evidence.get("trace_id") or "",
-            "hint": hint_of(evidence),
+            "trace_id": trace_id_of(violation),
+            "hint": hint_of(violation),
             "link": deep_link(dashboard_url, violation["id"]),
         })
     return rows

@@ -15,12 +15,13 @@ import pytest
 from sqlalchemy import func, select
 
 from collectors.ingest import SpanIngest
+from collectors.otlp import decode_json
 from collectors.otlp_files import read_new_spans
 from collectors.remote import TraceBackend, TraceBackendError
 from concord.clock import FrozenClock
 from concord.config import TraceBackendConfig, TracesConfig
 from concord.store import open_store
-from concord.store.schema import spans
+from concord.store.schema import span_keys, spans
 from demo.tracing import otlp_request
 from tests.conftest import NOW
 from tests.traces import order_spans
@@ -145,3 +146,16 @@ def test_an_unreachable_backend_is_a_clear_error() -> None:
     backend = TraceBackend(TraceBackendConfig(kind="tempo", url="http://127.0.0.1:9", timeout="2s"))
     with pytest.raises(TraceBackendError, match="unreachable"):
         backend.fetch("5b8efff798038103d269b633813fc700")
+
+
+def test_retention_removes_old_spans_and_their_keys(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    clock = FrozenClock(NOW - timedelta(days=10))
+    ingest = SpanIngest(store, TracesConfig(index_attributes=["order.id"], retention="7d"), clock)
+    ingest.write(decode_json(otlp_request(order_spans(2, seed=1))).spans)  # received ten days ago
+    clock.set(NOW)
+    ingest.write(decode_json(otlp_request(order_spans(3, seed=2))).spans)
+    assert ingest.purge() == 6
+    assert count(store) == 9
+    with store.read() as connection:
+        assert connection.execute(select(func.count()).select_from(span_keys)).scalar() == 3
