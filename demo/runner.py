@@ -240,7 +240,8 @@ def _print_summary(report: dict[str, Any]) -> None:
     for phase in truth["phases"]:
         out.write(f"  check {phase['phase']} at {phase['at']}: {phase['found']} open, {phase['expected']} expected, "
                   f"precision {phase['precision']:.2f}, recall {phase['recall']:.2f}\n")
-    out.write(f"  violations linked to their trace: {truth['trace_linked']} of {truth['true_violations']}; "
+    out.write(f"  true violations (both checks) linked to their trace: {truth['trace_linked']} of "
+              f"{truth['true_violations']}; "
               f"hint names the broken step: {truth['hint_correct']}\n")
     repaired = truth["resolved_after_repair"]
     out.write(f"  repaired between checks: {repaired['expected']} expected to resolve, {repaired['resolved']} resolved "
