@@ -1,4 +1,4 @@
-"""The `concord` command: demo, check, validate, collect, trace, export.
+"""The `concord` command: demo, check, validate, serve, collect, trace, export.
 
 Exit codes of `check --once`, for cron and CI: 0 nothing needs attention, 1 open violations at or
 above --fail-on, 2 bad config or usage, 3 a run failed.
@@ -28,6 +28,7 @@ from concord.durations import format_duration, parse_duration
 from concord.errors import ConfigError
 from concord.exports import incident_rows, to_csv, to_json, to_markdown
 from concord.progress import Progress
+from concord.serve import serve as serve_dashboard
 from concord.sources import redact_url
 from concord.store import open_store
 from concord.store.queries import ViolationFilter, count_needing_attention, list_violations
@@ -78,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check concord.yaml and say where any problem is")
     _config_option(validate)
     validate.set_defaults(handler=_validate)
+
+    serve = commands.add_parser("serve", help="serve the dashboard")
+    _config_option(serve)
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.set_defaults(handler=lambda args: serve_dashboard(args.config, args.port, args.host))
 
     collect = commands.add_parser("collect", help="receive OTLP traces over HTTP and tail OTLP JSON files")
     _config_option(collect)

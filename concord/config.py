@@ -121,6 +121,20 @@ class RuleConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class AuthConfig(StrictModel):
+    """Sign-in through Streamlit's OIDC (`st.login`); roles come from the signed-in e-mail address."""
+
+    provider: str | None = None  # a provider name under [auth] in .streamlit/secrets.toml, or the default
+    operators: list[str] = Field(default_factory=list)  # may acknowledge, resolve and mute
+    viewers: list[str] = Field(default_factory=lambda: ["*"])  # may read and export; "*" is anyone signed in
+
+
+class DashboardConfig(StrictModel):
+    refresh: Duration = timedelta(seconds=30)
+    page_size: int = Field(50, ge=10, le=500)
+    auth: AuthConfig | None = None
+
+
 class StoreConfig(StrictModel):
     url: str = "sqlite:///concord.db"
 
@@ -128,6 +142,7 @@ class StoreConfig(StrictModel):
 class Config(StrictModel):
     dashboard_url: str = "http://localhost:8501"
     store: StoreConfig = Field(default_factory=StoreConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     traces: TracesConfig = Field(default_factory=TracesConfig)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     rules: list[RuleConfig] = Field(default_factory=list)

@@ -98,8 +98,9 @@ def run_demo(seed: int, orders: int, directory: Path, as_json: bool = False, ser
     else:
         _print_summary(report)
     if serve and not as_json:
-        print("The dashboard is not built yet; browse the results with `concord export --config "
-              f"{shop.config_path}` or open {directory / 'concord.db'} with any SQLite client.")
+        from concord.serve import serve as serve_dashboard
+
+        return serve_dashboard(shop.config_path)
     return 0
 
 

@@ -36,7 +36,7 @@ def needs_attention(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _conditions(flt: ViolationFilter) -> list[ColumnElement[bool]]:
+def filter_conditions(flt: ViolationFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if flt.statuses:
         conditions.append(violations.c.status.in_(flt.statuses))
@@ -52,7 +52,8 @@ def _conditions(flt: ViolationFilter) -> list[ColumnElement[bool]]:
 
 
 def list_violations(connection: Connection, flt: ViolationFilter) -> list[dict[str, Any]]:
-    query = select(violations).where(*_conditions(flt)).order_by(violations.c.last_seen.desc(), violations.c.id.desc())
+    query = select(violations).where(*filter_conditions(flt)).order_by(violations.c.last_seen.desc(),
+                                                                       violations.c.id.desc())
     if flt.limit is not None:
         query = query.limit(flt.limit).offset(flt.offset)
     return [_decoded(row) for row in connection.execute(query).mappings()]

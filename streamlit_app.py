@@ -1,0 +1,54 @@
+"""Concord's dashboard entry: page config, sign-in gate, navigation. Pages live in dashboard/pages/."""
+
+import streamlit as st
+
+from dashboard import data
+from dashboard.access import user_from_streamlit
+
+st.set_page_config(page_title="Concord", page_icon="⚖️", layout="wide")
+config = data.config()
+auth = config.dashboard.auth
+
+# Deep links: on a session's first run, remember what the address asked for before anything (a sign-in,
+# a page change) can drop the query string; later runs navigate freely.
+if "deep_link_read" not in st.session_state:
+    st.session_state["deep_link_read"] = True
+    for name in ("violation", "trace"):
+        if name in st.query_params:
+            st.session_state[f"deep_{name}"] = st.query_params[name]
+
+user = user_from_streamlit(auth, st.user)
+if auth is not None and not user.signed_in:
+    st.title("Concord")
+    st.write("Sign in to see the violations.")
+    if st.button("Sign in", type="primary"):
+        st.login(auth.provider) if auth.provider else st.login()
+    st.stop()
+if user.role == "none":
+    st.error(f"{user.name} is signed in but has no role here; ask an administrator for viewer or operator.")
+    st.stop()
+st.session_state["concord_user"] = user
+
+with st.sidebar:
+    if auth is None:
+        st.warning("Sign-in is not configured: anyone who can open this page can act on violations.")
+    else:
+        st.caption(f"Signed in as {user.name} ({user.role})")
+        if st.button("Sign out"):
+            st.logout()
+
+pages = {
+    "overview": st.Page("dashboard/pages/overview.py", title="Overview", icon="📊"),
+    "violations": st.Page("dashboard/pages/violations.py", title="Violations", icon="🚨"),
+    "violation": st.Page("dashboard/pages/violation.py", title="Violation", icon="🔎"),
+    "traces": st.Page("dashboard/pages/traces.py", title="Traces", icon="🧵"),
+    "runs": st.Page("dashboard/pages/runs.py", title="Runs", icon="⏱️"),
+    "rules": st.Page("dashboard/pages/rules.py", title="Rules", icon="📜"),
+}
+navigation = st.navigation(list(pages.values()))
+deep = st.session_state.pop("deep_violation", None), st.session_state.pop("deep_trace", None)
+if deep[0] and navigation is not pages["violation"]:
+    st.switch_page(pages["violation"], query_params={"violation": deep[0]})
+if deep[1] and navigation is not pages["traces"]:
+    st.switch_page(pages["traces"], query_params={"trace": deep[1]})
+navigation.run()
