@@ -106,7 +106,7 @@ def _hover(span: dict[str, Any], hidden: set[str]) -> str:
              f"{(span['end_ns'] - span['start_ns']) / 1e6:,.1f} ms"
              + (" · ERROR " + html.escape(span.get("status_message") or "") if span["status_code"] == 2 else "")]
     for key, value in list(attributes.items())[:12]:
-        lines.append(f"{html.escape(str(key))} = {html.escape(json.dumps(value, default=str))[:120]}")
+        lines.append(f"{html.escape(str(key))} = {html.escape(json.dumps(value, default=str, ensure_ascii=False))[:120]}")
     for event in (span.get("events") or [])[:3]:
         details = "; ".join(f"{k}={v}" for k, v in (event.get("attributes") or {}).items())
         lines.append(f"event {html.escape(str(event.get('name')))}: {html.escape(details)[:160]}")
