@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.access import user_from_streamlit
 
-st.set_page_config(page_title="Concord", page_icon="⚖️", layout="wide")
+st.set_page_config(page_title="Concord", page_icon=":material/balance:", layout="wide")
 config = data.config()
 auth = config.dashboard.auth
 
@@ -38,12 +38,12 @@ with st.sidebar:
             st.logout()
 
 pages = {
-    "overview": st.Page("dashboard/pages/overview.py", title="Overview", icon="📊"),
-    "violations": st.Page("dashboard/pages/violations.py", title="Violations", icon="🚨"),
-    "violation": st.Page("dashboard/pages/violation.py", title="Violation", icon="🔎"),
-    "traces": st.Page("dashboard/pages/traces.py", title="Traces", icon="🧵"),
-    "runs": st.Page("dashboard/pages/runs.py", title="Runs", icon="⏱️"),
-    "rules": st.Page("dashboard/pages/rules.py", title="Rules", icon="📜"),
+    "overview": st.Page("dashboard/pages/overview.py", title="Overview", icon=":material/dashboard:"),
+    "violations": st.Page("dashboard/pages/violations.py", title="Violations", icon=":material/warning:"),
+    "violation": st.Page("dashboard/pages/violation.py", title="Violation", icon=":material/search:"),
+    "traces": st.Page("dashboard/pages/traces.py", title="Traces", icon=":material/timeline:"),
+    "runs": st.Page("dashboard/pages/runs.py", title="Runs", icon=":material/schedule:"),
+    "rules": st.Page("dashboard/pages/rules.py", title="Rules", icon=":material/rule:"),
 }
 navigation = st.navigation(list(pages.values()))
 deep = st.session_state.pop("deep_violation", None), st.session_state.pop("deep_trace", None)

@@ -15,8 +15,8 @@ from dashboard import data
 from dashboard.access import NotAllowed, User, perform
 from dashboard.queries import TableQuery
 
-TABLE_COLUMNS = ["id", "severity", "status", "rule", "key_display", "first_seen", "last_seen", "occurrences",
-                 "trace_id", "hint"]
+TABLE_COLUMNS = ["id", "severity", "status", "rule", "key_display", "hint", "last_seen", "first_seen", "occurrences",
+                 "trace_id"]
 
 
 def violations_table(rows: list[dict[str, Any]], key: str) -> list[int]:
