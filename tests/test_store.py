@@ -3,7 +3,8 @@ work as the store too, and masked columns never reach it."""
 
 from __future__ import annotations
 
-import multiprocessing
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -60,13 +61,11 @@ def _writer(url: str, worker: int, rounds: int) -> None:
 def test_parallel_writer_processes_on_sqlite_lose_nothing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     open_store(url).dispose()
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_writer, args=(url, w, 40)) for w in range(4)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(120)
-    assert [p.exitcode for p in workers] == [0, 0, 0, 0]
+    # Separate interpreters (not multiprocessing, whose spawn re-runs whatever __main__ is at the time)
+    root = Path(__file__).resolve().parents[1]
+    script = "from tests.test_store import _writer; _writer({url!r}, {worker}, 40)"
+    workers = [subprocess.Popen([sys.executable, "-c", script.format(url=url, worker=w)], cwd=root) for w in range(4)]
+    assert [p.wait(120) for p in workers] == [0, 0, 0, 0]
     store = open_store(url)
     with store.read() as connection:
         assert connection.execute(select(func.count()).select_from(violations)).scalar() == 160
