@@ -22,14 +22,17 @@ TABLE_COLUMNS = ["id", "severity", "status", "rule", "key_display", "hint", "las
 def violations_table(rows: list[dict[str, Any]], key: str) -> list[int]:
     """Draw the rows; return the *ids* of the selected rows (never positions, see Streamlit #17026).
 
-    The widget key carries a digest of the ids shown, so when a refresh changes the rows the old
-    selection is dropped instead of silently pointing at other violations.
+    The widget key carries a digest of the ids shown: when a live refresh changes the rows, a new
+    widget starts with the previously selected *ids* re-selected at their new positions, so the
+    selection follows the violations instead of pointing at whatever now sits in those rows.
     """
     shown = [row["id"] for row in rows]
     digest = hashlib.sha1(json.dumps(shown).encode()).hexdigest()[:10]
+    kept = [shown.index(i) for i in st.session_state.get(f"{key}-selected", []) if i in shown]
     table = [{column: _cell(row.get(column)) for column in TABLE_COLUMNS} for row in rows]
     event = st.dataframe(
         table, key=f"{key}-{digest}", on_select="rerun", selection_mode="multi-row", hide_index=True,
+        selection_default={"selection": {"rows": kept, "columns": []}} if kept else None,
         column_config={"key_display": st.column_config.TextColumn("key"),
                        "hint": st.column_config.TextColumn("hint", width="large"),
                        "id": st.column_config.NumberColumn("id", format="%d")},

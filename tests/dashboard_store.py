@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -42,3 +43,15 @@ def hostile_id(directory: Path) -> int:
         found = connection.execute(select(violations.c.id).where(violations.c.key_display == HOSTILE_KEY)).scalar()
     store.dispose()
     return int(found)
+
+
+def add_violation(directory: Path, rule: str, key: str) -> None:
+    """A violation seen later than every other, so it sorts first: the rows below it shift down."""
+    store = open_store(f"sqlite:///{directory / 'concord.db'}")
+    at = FrozenClock(FIRST_CHECK).now().replace(tzinfo=None) + timedelta(hours=1)
+    with store.begin() as connection:
+        connection.execute(violations.insert().values(
+            fingerprint=f"late{key}".ljust(24, "0")[:24], rule=rule, key_text=f"[{key}]", key_display=key,
+            severity="critical", status="open", first_seen=at, last_seen=at, evidence="{}", occurrences=1,
+            reopen_count=0))
+    store.dispose()

@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from concord.serve import streamlit_command
-from tests.dashboard_store import HOSTILE_VALUE, build_checked_demo, hostile_id
+from tests.dashboard_store import HOSTILE_VALUE, add_violation, build_checked_demo, hostile_id
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,6 +39,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make test` installs it with apt-get"
     directory = tmp_path_factory.mktemp("browser")
     config_path = build_checked_demo(directory)
+    config_path.write_text(config_path.read_text().replace("refresh: 30s", "refresh: 2s"))  # live pages, quickly
     port = free_port()
     env = {**os.environ, "CONCORD_CONFIG": str(config_path)}
     process = subprocess.Popen(streamlit_command(port, "127.0.0.1"), env=env, stdout=subprocess.DEVNULL,
@@ -102,6 +103,13 @@ def test_on_call_flow_in_a_real_browser(served: tuple[str, Path], page: Page, tm
     link = page.get_by_role("link", name="Open violation")
     expect(link).to_be_visible(timeout=20_000)
     violation_id = link.inner_text().split()[2]
+
+    # A new violation arrives on top while the row is selected; the live refresh keeps the selection on
+    # the same violation id, not on the same row position.
+    count = page.get_by_text("violation(s) match").inner_text()
+    add_violation(directory, rule="paid_implies_stock_deducted", key="999999")
+    expect(page.get_by_text("violation(s) match")).not_to_have_text(count, timeout=20_000)
+    expect(link).to_have_text(f"Open violation {violation_id} →", timeout=10_000)
     link.click()
 
     expect(page.get_by_role("heading", name="Violation", exact=True)).to_be_visible(timeout=30_000)
