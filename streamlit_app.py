@@ -37,18 +37,20 @@ with st.sidebar:
         if st.button("Sign out"):
             st.logout()
 
+# A deep link makes its page the default one, so it opens in this very run instead of after a redirect.
+deep_violation, deep_trace = st.session_state.pop("deep_violation", None), st.session_state.pop("deep_trace", None)
+landing = "violation" if deep_violation else "traces" if deep_trace else "overview"
+if deep_violation:
+    st.session_state["violation_id"] = deep_violation
 pages = {
-    "overview": st.Page("dashboard/pages/overview.py", title="Overview", icon=":material/dashboard:"),
-    "violations": st.Page("dashboard/pages/violations.py", title="Violations", icon=":material/warning:"),
-    "violation": st.Page("dashboard/pages/violation.py", title="Violation", icon=":material/search:"),
-    "traces": st.Page("dashboard/pages/traces.py", title="Traces", icon=":material/timeline:"),
-    "runs": st.Page("dashboard/pages/runs.py", title="Runs", icon=":material/schedule:"),
-    "rules": st.Page("dashboard/pages/rules.py", title="Rules", icon=":material/rule:"),
+    name: st.Page(f"dashboard/pages/{name}.py", title=name.capitalize(), icon=icon, default=name == landing)
+    for name, icon in (("overview", ":material/dashboard:"), ("violations", ":material/warning:"),
+                       ("violation", ":material/search:"), ("traces", ":material/timeline:"),
+                       ("runs", ":material/schedule:"), ("rules", ":material/rule:"))
 }
 navigation = st.navigation(list(pages.values()))
-deep = st.session_state.pop("deep_violation", None), st.session_state.pop("deep_trace", None)
-if deep[0] and navigation is not pages["violation"]:
-    st.switch_page(pages["violation"], query_params={"violation": deep[0]})
-if deep[1] and navigation is not pages["traces"]:
-    st.switch_page(pages["traces"], query_params={"trace": deep[1]})
+if deep_violation and navigation is not pages["violation"]:
+    st.switch_page(pages["violation"], query_params={"violation": deep_violation})
+if deep_trace and navigation is not pages["traces"]:
+    st.switch_page(pages["traces"], query_params={"trace": deep_trace})
 navigation.run()

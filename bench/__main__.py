@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.dashboard import measure_dashboard
 from bench.traces import measure_ingest, measure_lookup
 from checks.engine import Checker
 from checks.registry import compile_rules
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=None, help="directory for the generated shops (default: a temp dir)")
     parser.add_argument("--ingest-spans", type=int, default=int(os.environ.get("INGEST_SPANS", "200000")))
     parser.add_argument("--lookup-spans", type=int, default=int(os.environ.get("LOOKUP_SPANS", "1000000")))
+    parser.add_argument("--dashboard-violations", type=int, default=100_000)
+    parser.add_argument("--dashboard-spans", type=int, default=1_000_000)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     work = Path(args.work or tempfile.mkdtemp(prefix="concord-bench-"))
@@ -59,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     ingest = measure_ingest(args.ingest_spans)
     print(f"bench: filling a span store with {args.lookup_spans:,} spans for key lookups ...", file=sys.stderr)
     lookup = measure_lookup(args.lookup_spans)
-    report = render(results, args.repeat) + "\n" + render_traces(ingest, lookup)
+    print(f"bench: dashboard over {args.dashboard_violations:,} violations and {args.dashboard_spans:,} spans ...",
+          file=sys.stderr)
+    dashboard = measure_dashboard(args.dashboard_violations, args.dashboard_spans, args.repeat)
+    report = (render(results, args.repeat) + "\n" + render_traces(ingest, lookup) + "\n"
+              + render_dashboard(dashboard))
     print(report)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(report, encoding="utf-8")
@@ -224,3 +231,25 @@ def machine() -> str:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def render_dashboard(result: dict[str, Any]) -> str:
+    return "\n".join([
+        "## Dashboard in Chromium",
+        "",
+        f"A store with {result['violations']:,} violations and {result['spans']:,} spans; the dashboard served by "
+        "Streamlit, driven by Debian's Chromium through Playwright. Each figure is milliseconds from navigation "
+        "(a new tab in one browser profile, as on-call opening alert links) until drawn: the Violations table "
+        "painted, or the waterfall's bars drawn (`plotly_afterplot`). Median of the warm runs; the first, cold "
+        "run (scripts and plotly.js not cached yet) is shown apart.",
+        "",
+        "| page | warm median (ms) | cold first run (ms) |",
+        "|---|---:|---:|",
+        f"| Violations (first page of {result['violations']:,}) | {result['table_ms']:,.0f} | "
+        f"{result['table_cold_ms']:,.0f} |",
+        f"| Violation with a {result['waterfall_spans']:,}-span waterfall | {result['waterfall_ms']:,.0f} | "
+        f"{result['waterfall_cold_ms']:,.0f} |",
+        f"| Violation with a 5-span waterfall (baseline: a page with any plotly chart) | "
+        f"{result['small_waterfall_ms']:,.0f} | |",
+        "",
+    ])

@@ -39,6 +39,7 @@ def severity_figure(by_severity: dict[str, int]) -> go.Figure:
     return figure
 
 
+LABELLED_ROWS = 150
 GAP_MS = 1000.0  # idle stretches longer than this are drawn short, so a trace spread over hours stays legible
 
 
@@ -56,7 +57,8 @@ def waterfall_figure(spans: Sequence[dict[str, Any]], failing_span_id: str | Non
     hidden = {name.lower() for name in masked}
     labels, bases, widths, colors, lines, hovers, ids = [], [], [], [], [], [], []
     for depth, span in ordered:
-        labels.append("› " * depth + f"{span['service']} · {span['name']}"[:80] + f" ({span['span_id'][:6]})")
+        label = "› " * min(depth, 6) + f"{span['service']} · {span['name']}"
+        labels.append(f"{label[:46]}{'…' if len(label) > 46 else ''} ({span['span_id'][:6]})")
         start, end = scale.to_axis((span["start_ns"] - origin) / 1e6), scale.to_axis((span["end_ns"] - origin) / 1e6)
         bases.append(start)
         widths.append(max(end - start, scale.minimum_width))
@@ -85,11 +87,18 @@ def waterfall_figure(spans: Sequence[dict[str, Any]], failing_span_id: str | Non
         row = ids.index(failing_span_id)
         figure.add_annotation(x=bases[row] + widths[row], y=labels[row], text="◀ failing span", showarrow=False,
                               xanchor="left", font={"color": ERROR_RED, "size": 13})
-    figure.update_yaxes(autorange="reversed", title=None)
+    # Fixed margins: plotly's automargin measures every tick label and redraws; labels are cut to a known
+    # width instead. Past LABELLED_ROWS the rows get thin and unlabelled (names are in the hover), so a
+    # thousand-span trace draws in a screenful rather than 26,000 pixels.
+    rows = len(labels) + len(missing)
+    compact = rows > LABELLED_ROWS
+    figure.update_yaxes(autorange="reversed", title=None, automargin=False, tickfont={"size": 11},
+                        showticklabels=not compact)
     figure.update_xaxes(title="time since the trace started (ms; idle gaps over 1 s compressed)",
                         showticklabels=not scale.gaps)
-    figure.update_layout(height=max(260, 26 * (len(labels) + len(missing)) + 110), showlegend=bool(missing),
-                         margin={"l": 10, "r": 90, "t": 50, "b": 40}, title="Trace waterfall", bargap=0.25)
+    figure.update_layout(height=1400 if compact else max(260, 26 * rows + 110), showlegend=bool(missing),
+                         margin={"l": 40 if compact else 330, "r": 90, "t": 50, "b": 50}, bargap=0.25,
+                         title=f"Trace waterfall ({len(labels)} spans{'; names on hover' if compact else ''})")
     return figure
 
 
