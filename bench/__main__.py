@@ -229,9 +229,6 @@ def machine() -> str:
             f"SQLite {sqlite3.sqlite_version}.")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 def render_dashboard(result: dict[str, Any]) -> str:
     return "\n".join([
@@ -253,3 +250,7 @@ def render_dashboard(result: dict[str, Any]) -> str:
         f"{result['small_waterfall_ms']:,.0f} | |",
         "",
     ])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
