@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, deeplinks
 from dashboard.access import user_from_streamlit
 
 st.set_page_config(page_title="Concord", page_icon=":material/balance:", layout="wide")
@@ -21,9 +21,17 @@ user = user_from_streamlit(auth, st.user)
 if auth is not None and not user.signed_in:
     st.title("Concord")
     st.write("Sign in to see the violations.")
+    wanted = deeplinks.requested(st.query_params.get("violation"), st.query_params.get("trace"))
+    browser = deeplinks.browser_key(st.context.cookies)
+    if wanted and browser:
+        deeplinks.remember(browser, wanted)
     if st.button("Sign in", type="primary"):
         st.login(auth.provider) if auth.provider else st.login()
     st.stop()
+if auth is not None and "deep_link_resumed" not in st.session_state:
+    st.session_state["deep_link_resumed"] = True
+    for name, value in deeplinks.take(deeplinks.browser_key(st.context.cookies)).items():
+        st.session_state.setdefault(f"deep_{name}", value)
 if user.role == "none":
     st.error(f"{user.name} is signed in but has no role here; ask an administrator for viewer or operator.")
     st.stop()

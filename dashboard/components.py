@@ -53,14 +53,14 @@ def action_bar(ids: list[int], user: User, key: str) -> None:
     cols = st.columns([1, 1, 1, 2])
     until_day = cols[3].date_input("Mute until (optional)", value=None, key=f"{key}-until")
     chosen = None
-    if cols[0].button("Acknowledge", key=f"{key}-ack", disabled=not user.may_act):
+    if cols[0].button("Acknowledge", key=f"{key}-ack"):
         chosen = "acknowledge"
-    if cols[1].button("Resolve", key=f"{key}-resolve", disabled=not user.may_act):
+    if cols[1].button("Resolve", key=f"{key}-resolve"):
         chosen = "resolve"
-    if cols[2].button("Mute", key=f"{key}-mute", disabled=not user.may_act):
+    if cols[2].button("Mute", key=f"{key}-mute"):
         chosen = "mute"
-    if not user.may_act:
-        st.caption(f"Your role ({user.role}) may read and export, not act.")
+    if not user.may_act:  # the buttons stay: a refusal is enforced and recorded where the action happens
+        st.caption(f"Your role ({user.role}) may read and export; actions will be refused and recorded.")
     if chosen:
         until = datetime.combine(until_day, time(0, 0)).astimezone() if until_day and chosen == "mute" else None
         try:
