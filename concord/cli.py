@@ -17,6 +17,7 @@ from pathlib import Path
 
 from checks.correlate import Correlator
 from checks.engine import Checker, RunOutcome
+from checks.preflight import preflight
 from checks.registry import compile_rules
 from collectors.ingest import SpanIngest
 from collectors.remote import TraceBackend
@@ -29,7 +30,7 @@ from concord.errors import ConfigError
 from concord.exports import incident_rows, to_csv, to_json, to_markdown
 from concord.progress import Progress
 from concord.serve import serve as serve_dashboard
-from concord.sources import redact_url
+from concord.sources import Source, redact_url
 from concord.store import open_store
 from concord.store.queries import ViolationFilter, count_needing_attention, list_violations
 
@@ -78,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check concord.yaml and say where any problem is")
     _config_option(validate)
+    validate.add_argument("--connect", action="store_true",
+                          help="also connect: check tables and columns exist, warn where an index is missing")
     validate.set_defaults(handler=_validate)
 
     serve = commands.add_parser("serve", help="serve the dashboard")
@@ -127,7 +130,21 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"  rule {kind.name}: {kind.rule.kind} over {', '.join(dict.fromkeys(kind.source_names))}, "
               f"severity {kind.rule.severity}, grace {format_duration(kind.rule.grace)}")
     print(f"  store: {redact_url(config.store.url)}")
-    return EXIT_OK
+    if not args.connect:
+        return EXIT_OK
+    sources = {name: Source(name, source, config.base_dir) for name, source in config.sources.items()}
+    try:
+        report = preflight(kinds, sources)
+    finally:
+        for source in sources.values():
+            source.dispose()
+    for line in report.checked:
+        print(f"  ok: {line}")
+    for line in report.warnings:
+        print(f"  warning: {line}")
+    for line in report.errors:
+        print(f"  error: {line}", file=sys.stderr)
+    return EXIT_USAGE if report.errors else EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
