@@ -31,6 +31,15 @@ log = logging.getLogger("concord.engine")
 
 
 @dataclass
+class SourceHealth:
+    """A failing source waits before it is tried again: `backoff`, doubling per failure, up to `backoff_max`."""
+
+    failures: int = 0
+    retry_at: datetime | None = None
+    last_error: str = ""
+
+
+@dataclass
 class RunOutcome:
     rule: str
     scope: str
@@ -57,6 +66,7 @@ class Checker:
         self.clock = clock
         self.progress = progress
         self._sources: dict[str, Source] = {}
+        self.health: dict[str, SourceHealth] = {}
         # Called after each page a kind reads; tests use it to break a source mid-run.
         self.after_page: Callable[[RuleKind, int], None] | None = None
 
@@ -88,6 +98,8 @@ class Checker:
             else:
                 incremental = self.run(kind, "incremental")
                 outcomes.append(incremental)
+                if incremental.status != "ok":  # the source is failing: a recheck would only fail too
+                    continue
                 recheck = self.recheck(kind, skip=incremental.failing)
                 if recheck is not None:
                     outcomes.append(recheck)
@@ -102,12 +114,22 @@ class Checker:
         with self.store.begin() as connection:
             run_id = start_run(connection, kind.name, scope_kind, now, window.start, window.end)
         outcome = RunOutcome(kind.name, scope_kind, run_id, "running")
+        waiting = self._backed_off(kind, now)
+        if waiting:
+            outcome.error = waiting
+            with self.store.begin() as connection:
+                finish_run(connection, run_id, now, "skipped", error=waiting)
+            outcome.status = "skipped"
+            return outcome
         context = RunContext(sources={n: self.source(n) for n in kind.source_names}, scope=scope, now=now,
                              progress=self._counter(kind))
         try:
             observed = self._gather(kind, context, scope, keys)
         except Exception as exc:  # noqa: BLE001 - any failure ends this run only, never the others
             outcome.error = self._message(exc)
+            failing = getattr(exc, "source", None)
+            if failing in self.config.sources:
+                self._back_off(failing, now, outcome.error)
             log.warning("rule %s: %s run failed: %s", kind.name, scope_kind, outcome.error,
                         exc_info=log.isEnabledFor(logging.DEBUG))
             return self._failed(outcome, context, started)
@@ -123,8 +145,26 @@ class Checker:
             outcome.opened, outcome.reopened, outcome.resolved = counts.opened, counts.reopened, counts.resolved
             finish_run(connection, run_id, finished, "ok", rows_checked=context.rows_checked, findings=len(observed),
                        opened=counts.opened, resolved=counts.resolved, reopened=counts.reopened)
+        for name in kind.source_names:
+            self.health.pop(name, None)
         outcome.seconds = time.monotonic() - started
         return outcome
+
+    def _backed_off(self, kind: RuleKind, now: datetime) -> str | None:
+        for name in kind.source_names:
+            health = self.health.get(name)
+            if health is not None and health.retry_at is not None and health.retry_at > now:
+                return (f"source '{name}' is backed off until {health.retry_at:%Y-%m-%d %H:%M:%S} UTC after "
+                        f"{health.failures} failure(s); last error: {health.last_error}")
+        return None
+
+    def _back_off(self, name: str, now: datetime, error: str) -> None:
+        config = self.config.sources[name]
+        health = self.health.setdefault(name, SourceHealth())
+        health.failures += 1
+        wait = min(config.backoff * (2 ** (health.failures - 1)), config.backoff_max)
+        health.retry_at, health.last_error = now + wait, error[:300]
+        log.warning("source %s failed %d time(s); next try in %s", name, health.failures, wait)
 
     def recheck(self, kind: RuleKind, skip: frozenset[str] = frozenset()) -> RunOutcome | None:
         """Rerun the rule on the keys of its open violations, so they resolve when the data converges.

@@ -107,6 +107,7 @@ def keyset_batches(source: Source, query: Select[Any], table: Table, key: Sequen
             page = page.where(after_key(table, key, last))
         with source.connect() as connection:
             rows = [dict(row) for row in connection.execute(page).mappings()]
+        source.throttle(len(rows))
         if not rows:
             return
         yield rows
@@ -124,7 +125,9 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 def fetch(source: Source, query: Select[Any]) -> list[dict[str, Any]]:
     with source.connect() as connection:
-        return [dict(row) for row in connection.execute(query).mappings()]
+        rows = [dict(row) for row in connection.execute(query).mappings()]
+    source.throttle(len(rows))
+    return rows
 
 
 def stream(source: Source, query: Any, batch_size: int) -> Iterator[list[dict[str, Any]]]:
@@ -132,7 +135,9 @@ def stream(source: Source, query: Any, batch_size: int) -> Iterator[list[dict[st
     with source.connect() as connection:
         result = connection.execution_options(stream_results=True, yield_per=batch_size).execute(query)
         for partition in result.mappings().partitions(batch_size):
-            yield [dict(row) for row in partition]
+            rows = [dict(row) for row in partition]
+            source.throttle(len(rows))
+            yield rows
 
 
 

@@ -157,7 +157,7 @@ def _check(args: argparse.Namespace) -> int:
             outcomes = checker.check_once(args.rule or None, full=args.scope == "full")
             _report(outcomes, progress)
             correlator_for(config, kinds, store, checker.clock).link_open()
-            failed = any(o.status == "error" for o in outcomes)
+            failed = any(o.status in ("error", "skipped") for o in outcomes)
             with store.read() as connection:
                 attention = count_needing_attention(connection, checker.clock.now(), args.fail_on, args.rule or None)
             if failed:
@@ -201,9 +201,10 @@ def _schedule(checker: Checker, args: argparse.Namespace, progress: Progress) ->
 def _report(outcomes: list[RunOutcome], progress: Progress) -> None:
     """One line per run on stderr, so stdout stays free for machine-readable output."""
     for o in outcomes:
-        if o.status == "error":
+        if o.status in ("error", "skipped"):
             progress.line("")
-            print(f"{o.rule} [{o.scope}]: FAILED: {o.error}", file=sys.stderr)
+            print(f"{o.rule} [{o.scope}]: {'FAILED' if o.status == 'error' else 'SKIPPED'}: {o.error}",
+                  file=sys.stderr)
         else:
             progress.line("")
             print(f"{o.rule} [{o.scope}]: {o.rows_checked:,} rows, {o.findings} failing, {o.opened} opened, "

@@ -43,6 +43,10 @@ class SourceConfig(StrictModel):
     statement_timeout: Duration = timedelta(seconds=30)
     batch_size: int = Field(1000, ge=1, le=100_000)
     pool_size: int = Field(2, ge=1, le=20)
+    max_concurrent_queries: int = Field(2, ge=1, le=20)
+    rows_per_second: int | None = Field(None, ge=1)  # a cap on rows read per second, None for none
+    backoff: Duration = timedelta(seconds=30)  # first wait after a failure; doubles, up to backoff_max
+    backoff_max: Duration = timedelta(minutes=15)
 
     @field_validator("timezone")
     @classmethod

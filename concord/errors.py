@@ -29,7 +29,14 @@ class ConfigError(Exception):
 
 
 class SourceError(Exception):
-    """A business database failed or timed out; the run that met it covers nothing."""
+    """A business database failed or timed out; the run that met it covers nothing.
+
+    `source` names the failing source when it is known, so the engine can back that source off.
+    """
+
+    def __init__(self, message: str, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
 
 
 class UnsafeQueryError(ValueError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -51,6 +53,10 @@ class Source:
         self.engine: Engine = create_engine(url, **options)
         install_session_guards(self.engine, timeout)
         self._tables: dict[tuple[str | None, str], Table] = {}
+        self._slots = threading.BoundedSemaphore(config.max_concurrent_queries)
+        self._held = threading.local()
+        self._rate_lock = threading.Lock()
+        self._window_started, self._window_rows = time.monotonic(), 0
 
     @property
     def dialect_name(self) -> str:
@@ -62,12 +68,39 @@ class Source:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        """A connection whose failures become SourceError, with the password kept out of the message."""
+        """A connection whose failures become SourceError, with the password kept out of the message.
+
+        At most `max_concurrent_queries` runs use this source at once; a run's nested lookups (a page
+        being streamed while its target rows are fetched) count once, so a limit of 1 cannot deadlock.
+        """
+        nested = getattr(self._held, "depth", 0)
+        if not nested:
+            self._slots.acquire()
+        self._held.depth = nested + 1
         try:
             with self.engine.connect() as connection:
                 yield connection
         except SQLAlchemyError as exc:
-            raise SourceError(f"source '{self.name}' ({self.display_url}) failed: {_short(exc)}") from exc
+            raise SourceError(f"source '{self.name}' ({self.display_url}) failed: {_short(exc)}",
+                              self.name) from exc
+        finally:
+            self._held.depth -= 1
+            if not self._held.depth:
+                self._slots.release()
+
+    def throttle(self, rows: int) -> None:
+        """Keep reads under `rows_per_second`: sleep as long as this source is ahead of its budget."""
+        limit = self.config.rows_per_second
+        if not limit or rows <= 0:
+            return
+        with self._rate_lock:
+            now = time.monotonic()
+            if now - self._window_started > 60:  # a fresh budget after a pause, not a burst
+                self._window_started, self._window_rows = now, 0
+            self._window_rows += rows
+            ahead = self._window_rows / limit - (now - self._window_started)
+        if ahead > 0:
+            time.sleep(ahead)
 
     def table(self, name: str, schema: str | None = None) -> Table:
         """The reflected table, cached; a missing table is a clear SourceError."""
@@ -77,9 +110,11 @@ class Source:
                 with self.engine.connect() as connection:
                     self._tables[cache_key] = Table(name, MetaData(), schema=schema, autoload_with=connection)
             except NoSuchTableError as exc:
-                raise SourceError(f"source '{self.name}' has no table '{name}'; check the rule's 'table'") from exc
+                raise SourceError(f"source '{self.name}' has no table '{name}'; check the rule's 'table'",
+                                  self.name) from exc
             except SQLAlchemyError as exc:
-                raise SourceError(f"source '{self.name}' ({self.display_url}) failed: {_short(exc)}") from exc
+                raise SourceError(f"source '{self.name}' ({self.display_url}) failed: {_short(exc)}",
+                                  self.name) from exc
         return self._tables[cache_key]
 
     def to_local(self, moment: datetime) -> datetime:
