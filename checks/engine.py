@@ -7,18 +7,20 @@ run that finished reading touches violations, in one transaction with its record
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from checks.kinds.base import MAX_RELATED_ROWS, RuleKind
 from checks.lifecycle import Observed, apply_findings
 from checks.model import RunContext
-from collectors.tables import Scope, Window, chunks
+from collectors.sampling import Estimate, wilson_interval
+from collectors.tables import Scope, Window, chunks, scope_conditions
 from concord.clock import Clock
 from concord.config import Config
 from concord.keys import decode_key, display_key, encode_key, fingerprint
@@ -53,6 +55,7 @@ class RunOutcome:
     seconds: float = 0.0
     error: str | None = None
     failing: frozenset[str] = field(default_factory=frozenset, repr=False)  # fingerprints found failing
+    estimate: Estimate | None = None  # sampled runs only
 
 
 class Checker:
@@ -93,10 +96,10 @@ class Checker:
         """Each rule once: its new rows (or everything), then a recheck of its open violations."""
         outcomes = []
         for kind in self.selected(rule_names):
-            if full or kind.always_full or kind.time_column is None:
+            if full or kind.always_full or (kind.time_column is None and kind.rule.sample is None):
                 outcomes.append(self.run(kind, "full"))
             else:
-                incremental = self.run(kind, "incremental")
+                incremental = self.run(kind, "sample" if kind.rule.sample is not None else "incremental")
                 outcomes.append(incremental)
                 if incremental.status != "ok":  # the source is failing: a recheck would only fail too
                     continue
@@ -134,7 +137,15 @@ class Checker:
                         exc_info=log.isEnabledFor(logging.DEBUG))
             return self._failed(outcome, context, started)
         covered: str | set[str] = "all" if scope_kind == "full" else \
-            {fingerprint(kind.name, encode_key(k)) for k in keys} if scope_kind == "recheck" else set()
+            {fingerprint(kind.name, encode_key(k)) for k in keys} if scope_kind == "recheck" else \
+            {fingerprint(kind.name, encode_key(k)) for k in context.sampled_keys} if scope_kind == "sample" else set()
+        extra: dict[str, Any] = {}
+        if scope_kind == "sample":
+            failing_sampled = len(covered & set(observed))
+            low, high = wilson_interval(failing_sampled, len(context.sampled_keys))
+            outcome.estimate = Estimate(len(context.sampled_keys), failing_sampled, low, high)
+            extra = {"sampled": len(context.sampled_keys), "sample_failing": failing_sampled, "rate_low": low,
+                     "rate_high": high}
         finished = self.clock.now()
         with self.store.begin() as connection:
             counts = apply_findings(connection, kind.name, kind.rule.severity, run_id, now, observed, covered)
@@ -144,7 +155,7 @@ class Checker:
             outcome.failing = frozenset(observed)
             outcome.opened, outcome.reopened, outcome.resolved = counts.opened, counts.reopened, counts.resolved
             finish_run(connection, run_id, finished, "ok", rows_checked=context.rows_checked, findings=len(observed),
-                       opened=counts.opened, resolved=counts.resolved, reopened=counts.reopened)
+                       opened=counts.opened, resolved=counts.resolved, reopened=counts.reopened, **extra)
         for name in kind.source_names:
             self.health.pop(name, None)
         outcome.seconds = time.monotonic() - started
@@ -187,7 +198,28 @@ class Checker:
             return Scope("incremental", Window(start, now - kind.rule.grace))
         if scope_kind == "recheck":
             return Scope("recheck", keys=keys)
+        if scope_kind == "sample":
+            sample = kind.rule.sample
+            assert sample is not None
+            window = Window(now - kind.rule.grace - sample.window, now - kind.rule.grace)
+            return Scope("sample", window, sample_size=self._sample_size(kind, window), seed=sample.seed)
         return Scope("full", Window(None, now - kind.rule.grace) if kind.rule.grace > timedelta(0) else None)
+
+    def _sample_size(self, kind: RuleKind, window: Window) -> int:
+        """`size` as given; `rate` times the window's rows (a COUNT over the time index: it grows with the
+        window, so prefer `size` on very large windows)."""
+        sample = kind.rule.sample
+        assert sample is not None
+        if sample.size is not None:
+            return sample.size
+        driver = getattr(kind.params, "driver", None)
+        source = self.source(driver.source)
+        table = source.table(driver.table, driver.schema_name)
+        conditions = scope_conditions(table, kind.key_columns, driver.time_column, driver.where,
+                                      Scope("sample", window), source)
+        with source.connect() as connection:
+            rows = int(connection.execute(select(func.count()).select_from(table).where(*conditions)).scalar() or 0)
+        return max(1, math.ceil(rows * (sample.rate or 0)))
 
     def _gather(self, kind: RuleKind, context: RunContext, scope: Scope, keys: tuple) -> dict[str, Observed]:
         observed: dict[str, Observed] = {}

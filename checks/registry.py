@@ -52,7 +52,7 @@ def compile_rules(config: Config, document: LocatedDocument) -> list[RuleKind]:
             problems.extend(problems_from_validation(exc, document, at))
             continue
         instance = kind(rule, params, config)
-        rule_problems = instance.config_problems() + _where_problems(params, config)
+        rule_problems = instance.config_problems() + instance.sample_problems() + _where_problems(params, config)
         problems.extend(document.problem((*at, *path), message) for path, message in rule_problems)
         compiled.append(instance)
     if problems:

@@ -31,9 +31,11 @@ class Window:
 class Scope:
     """Which entities a run judges: every one, those in a time window, or a given list of keys."""
 
-    kind: str  # full | incremental | recheck
+    kind: str  # full | incremental | recheck | sample
     window: Window | None = None
     keys: tuple[tuple[Any, ...], ...] = ()
+    sample_size: int = 0
+    seed: int = 0
 
 
 def column(table: Table, name: str) -> Any:
@@ -77,7 +79,7 @@ def scope_conditions(table: Table, key: Sequence[str], time_column: str | None, 
                      scope: Scope, source: Source) -> list[ColumnElement[bool]]:
     """The driver rows a scope covers: the rule's filter, plus the window or the rechecked keys."""
     conditions = where_text(where)
-    if scope.kind in ("incremental", "full"):
+    if scope.kind in ("incremental", "full", "sample"):
         conditions += window_conditions(table, time_column, scope.window, source)
     elif scope.kind == "recheck":
         conditions.append(keys_in(table, key, scope.keys))

@@ -207,8 +207,10 @@ def _report(outcomes: list[RunOutcome], progress: Progress) -> None:
                   file=sys.stderr)
         else:
             progress.line("")
+            sample = (f"; estimated violation rate {o.estimate.rate:.2%} (95% CI {o.estimate.low:.2%}–"
+                      f"{o.estimate.high:.2%} from {o.estimate.sampled} sampled rows)") if o.estimate else ""
             print(f"{o.rule} [{o.scope}]: {o.rows_checked:,} rows, {o.findings} failing, {o.opened} opened, "
-                  f"{o.reopened} reopened, {o.resolved} resolved ({o.seconds:.2f}s)", file=sys.stderr)
+                  f"{o.reopened} reopened, {o.resolved} resolved ({o.seconds:.2f}s){sample}", file=sys.stderr)
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -104,6 +104,22 @@ class TracesConfig(StrictModel):
     backend: TraceBackendConfig | None = None
 
 
+class SampleConfig(StrictModel):
+    """Judge a random sample of a window instead of every row: `size` rows, or `rate` of the window's rows."""
+
+    size: int | None = Field(None, ge=1, le=1_000_000)
+    rate: float | None = Field(None, gt=0, le=1)
+    window: Duration = timedelta(days=1)
+    seed: int = 0
+
+    @field_validator("rate")
+    @classmethod
+    def _one_of(cls, rate: float | None, info: Any) -> float | None:
+        if rate is not None and info.data.get("size") is not None:
+            raise ValueError("give either 'size' or 'rate', not both")
+        return rate
+
+
 class RuleConfig(BaseModel):
     """What every rule has; the kind's own settings stay in `params` for the kind to validate."""
 
@@ -119,6 +135,7 @@ class RuleConfig(BaseModel):
     owner: str | None = None
     runbook: str | None = None
     trace: TraceConfig | None = None
+    sample: SampleConfig | None = None
 
     @property
     def params(self) -> dict[str, Any]:

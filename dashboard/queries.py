@@ -177,7 +177,11 @@ def rule_stats(connection: Connection) -> dict[str, dict[str, Any]]:
         if run["status"] == "ok" and run["scope"] != "recheck":
             entry = stats.setdefault(run["rule"], {})
             entry["last_rows"], entry["last_findings"] = run["rows_checked"], run["findings"]
-            entry["rate"] = run["findings"] / run["rows_checked"] if run["rows_checked"] else None
+            if run.get("sampled"):
+                entry["rate"] = run["sample_failing"] / run["sampled"]
+                entry["interval"] = (run["rate_low"], run["rate_high"], run["sampled"])
+            else:
+                entry["rate"] = run["findings"] / run["rows_checked"] if run["rows_checked"] else None
     return stats
 
 

@@ -93,6 +93,17 @@ class RuleKind(ABC):
     def _named_specs(self) -> list[tuple[tuple[str, ...], TableSpec]]:
         return []
 
+    @property
+    def samples(self) -> bool:
+        """Kinds that can judge a random sample of their driver rows (`sample:` in the rule)."""
+        return False
+
+    def sample_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        if self.rule.sample is not None and not self.samples:
+            return [(("sample",), f"'{self.rule.kind}' rules cannot be sampled; sample an exists or not_exists "
+                                  "rule, or remove 'sample'")]
+        return []
+
     @abstractmethod
     def findings(self, ctx: RunContext) -> Iterator[Finding]:
         """The failing entities of the scope in ctx; rows read are counted with ctx.checked()."""

@@ -15,6 +15,7 @@ from sqlalchemy import and_, exists, func, literal, select
 from checks.kinds.base import MAX_RELATED_ROWS, DriverSpec, KindParams
 from checks.kinds.related import RelationKind, TargetSpec, lookup_related, match_values, present_values
 from checks.model import Finding, RunContext
+from collectors.sampling import probe_sample
 from collectors.tables import column, fetch, keys_in, keyset_batches, scope_conditions, stream, where_text
 
 
@@ -31,6 +32,27 @@ class ExistsKind(RelationKind):
     @property
     def must_exist(self) -> bool:
         return self.rule.kind == "exists"
+
+    @property
+    def samples(self) -> bool:
+        return True
+
+    def findings(self, ctx: RunContext) -> Iterator[Finding]:
+        yield from (self._sampled(ctx) if ctx.scope.kind == "sample" else super().findings(ctx))
+
+    def _sampled(self, ctx: RunContext) -> Iterator[Finding]:
+        """Probe-sampled driver rows, each judged by a lookup, in one source or across two."""
+        driver, target = self.params.driver, self.params.target
+        source, table = self.table(ctx, driver)
+        rows = probe_sample(source, table, self.key_columns, driver.time_column, ctx.scope.window,
+                            where_text(driver.where), ctx.scope.sample_size, ctx.scope.seed)
+        ctx.checked(len(rows))
+        ctx.sampled_keys = [tuple(r[c] for c in self.key_columns) for r in rows]
+        found = present_values(ctx, target, (match_values(r, target) for r in rows),
+                               ctx.source(target.source).config.batch_size)
+        failing = [r for r in rows if (match_values(r, target) in found) != self.must_exist]
+        if failing:
+            yield from self._judge_page(ctx, failing)
 
     def _pushdown(self, ctx: RunContext) -> Iterator[Finding]:
         driver, target = self.params.driver, self.params.target

@@ -25,6 +25,10 @@ runs = Table(
     Column("resolved", Integer, nullable=False, default=0),
     Column("reopened", Integer, nullable=False, default=0),
     Column("error", Text),
+    Column("sampled", Integer),  # sampled runs: rows drawn, rows failing, 95% Wilson interval of the rate
+    Column("sample_failing", Integer),
+    Column("rate_low", Float),
+    Column("rate_high", Float),
     Index("ix_runs_rule_started", "rule", "started_at"),
 )
 

@@ -17,7 +17,11 @@ for rule in config.rules:
         cols[0].metric("Open", entry.get("open", 0))
         cols[1].metric("Resolved", entry.get("resolved", 0))
         rate = entry.get("rate")
+        interval = entry.get("interval")
         cols[2].metric("Violation rate (last run)", f"{rate:.3%}" if rate is not None else "–",
-                       help="findings / rows checked in the rule's last incremental or full run")
+                       help="findings / rows checked in the rule's last incremental or full run; for a sampled "
+                            "rule, the sample's estimate")
+        if interval:
+            cols[2].caption(f"95% CI {interval[0]:.2%}–{interval[1]:.2%} from {interval[2]:,} sampled rows")
         cols[3].metric("Grace", format_duration(rule.grace))
         st.json(rule.model_dump(mode="json", exclude_none=True), expanded=False)
