@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +29,7 @@ from concord.config import Config
 from concord.keys import decode_key, display_key, encode_key, fingerprint
 from concord.sources import Source, scrub_secrets
 from concord.store.db import Store
+from concord.store.leases import Lease, LostLease, acquire, check_fence, forget_checker, heartbeat, release
 from concord.store.runs import finish_run, get_watermark, set_watermark, start_run
 from concord.store.schema import OPEN_STATUSES, violations
 
@@ -70,6 +74,9 @@ class Checker:
         self.progress = progress
         self._sources: dict[str, Source] = {}
         self.health: dict[str, SourceHealth] = {}
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.leases: dict[str, Lease] = {}
+        self.alive = 1
         # Called after each page a kind reads; tests use it to break a source mid-run.
         self.after_page: Callable[[RuleKind, int], None] | None = None
 
@@ -79,9 +86,14 @@ class Checker:
         return self._sources[name]
 
     def close(self) -> None:
+        """Dispose the sources and hand the leases back, so another checker takes the rules at once."""
         for source in self._sources.values():
             source.dispose()
         self._sources.clear()
+        for lease in self.leases.values():
+            release(self.store, lease)
+        self.leases.clear()
+        forget_checker(self.store, self.owner)
 
     def selected(self, names: Iterable[str] | None) -> list[RuleKind]:
         if not names:
@@ -93,7 +105,12 @@ class Checker:
         return [k for k in self.kinds if k.name in wanted]
 
     def check_once(self, rule_names: Iterable[str] | None = None, full: bool = False) -> list[RunOutcome]:
-        """Each rule once: its new rows (or everything), then a recheck of its open violations."""
+        """Each rule once: its new rows (or everything), then a recheck of its open violations.
+
+        Rules leased to another checker are left to it; with several checkers alive, each keeps about
+        its fair share of the rules and hands back the rest.
+        """
+        self.alive = heartbeat(self.store, self.owner, self.clock.now(), self.config.checker.lease)
         outcomes = []
         for kind in self.selected(rule_names):
             if full or kind.always_full or (kind.time_column is None and kind.rule.sample is None):
@@ -101,21 +118,37 @@ class Checker:
             else:
                 incremental = self.run(kind, "sample" if kind.rule.sample is not None else "incremental")
                 outcomes.append(incremental)
-                if incremental.status != "ok":  # the source is failing: a recheck would only fail too
+                if incremental.status != "ok":  # failing source, or another checker's rule: no recheck here
                     continue
                 recheck = self.recheck(kind, skip=incremental.failing)
                 if recheck is not None:
                     outcomes.append(recheck)
+        self._hand_back_extra_leases()
         return outcomes
+
+    @property
+    def fair_share(self) -> int:
+        return math.ceil(len(self.kinds) / max(1, self.alive))
+
+    def _hand_back_extra_leases(self) -> None:
+        for name in sorted(self.leases)[self.fair_share:]:
+            release(self.store, self.leases.pop(name))
 
     # -- one run ----------------------------------------------------------------------------------------------
     def run(self, kind: RuleKind, scope_kind: str, keys: tuple[tuple[Any, ...], ...] = ()) -> RunOutcome:
         started = time.monotonic()
         now = self.clock.now()
+        if kind.name not in self.leases and len(self.leases) >= self.fair_share:
+            return RunOutcome(kind.name, scope_kind, 0, "held")  # leave it to a checker with fewer rules
+        lease = acquire(self.store, kind.name, self.owner, now, self.config.checker.lease)
+        if lease is None:  # another checker holds this rule: it runs it, we do not
+            self.leases.pop(kind.name, None)
+            return RunOutcome(kind.name, scope_kind, 0, "held")
+        self.leases[kind.name] = lease
         scope = self._scope(kind, scope_kind, now, keys)
         window = scope.window or Window(None, None)
         with self.store.begin() as connection:
-            run_id = start_run(connection, kind.name, scope_kind, now, window.start, window.end)
+            run_id = start_run(connection, kind.name, scope_kind, now, window.start, window.end, self.owner)
         outcome = RunOutcome(kind.name, scope_kind, run_id, "running")
         waiting = self._backed_off(kind, now)
         if waiting:
@@ -147,15 +180,25 @@ class Checker:
             extra = {"sampled": len(context.sampled_keys), "sample_failing": failing_sampled, "rate_low": low,
                      "rate_high": high}
         finished = self.clock.now()
-        with self.store.begin() as connection:
-            counts = apply_findings(connection, kind.name, kind.rule.severity, run_id, now, observed, covered)
-            if scope_kind == "incremental" and window.end is not None:
-                set_watermark(connection, kind.name, window.end, now)
-            outcome.status, outcome.rows_checked, outcome.findings = "ok", context.rows_checked, len(observed)
-            outcome.failing = frozenset(observed)
-            outcome.opened, outcome.reopened, outcome.resolved = counts.opened, counts.reopened, counts.resolved
-            finish_run(connection, run_id, finished, "ok", rows_checked=context.rows_checked, findings=len(observed),
-                       opened=counts.opened, resolved=counts.resolved, reopened=counts.reopened, **extra)
+        try:
+            with self.store.begin() as connection:
+                check_fence(connection, lease)  # a paused checker whose lease passed on writes nothing
+                counts = apply_findings(connection, kind.name, kind.rule.severity, run_id, now, observed, covered)
+                if scope_kind == "incremental" and window.end is not None:
+                    set_watermark(connection, kind.name, window.end, now)
+                outcome.status, outcome.rows_checked, outcome.findings = "ok", context.rows_checked, len(observed)
+                outcome.failing = frozenset(observed)
+                outcome.opened, outcome.reopened, outcome.resolved = counts.opened, counts.reopened, counts.resolved
+                finish_run(connection, run_id, finished, "ok", rows_checked=context.rows_checked,
+                           findings=len(observed), opened=counts.opened, resolved=counts.resolved,
+                           reopened=counts.reopened, **extra)
+        except LostLease as exc:
+            self.leases.pop(kind.name, None)
+            outcome = RunOutcome(kind.name, scope_kind, run_id, "fenced", error=str(exc))
+            with self.store.begin() as connection:
+                finish_run(connection, run_id, self.clock.now(), "fenced", error=str(exc))
+            log.warning("rule %s: %s", kind.name, exc)
+            return outcome
         for name in kind.source_names:
             self.health.pop(name, None)
         outcome.seconds = time.monotonic() - started

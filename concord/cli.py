@@ -201,10 +201,11 @@ def _schedule(checker: Checker, args: argparse.Namespace, progress: Progress) ->
 def _report(outcomes: list[RunOutcome], progress: Progress) -> None:
     """One line per run on stderr, so stdout stays free for machine-readable output."""
     for o in outcomes:
-        if o.status in ("error", "skipped"):
+        if o.status == "held":
+            continue  # another checker runs this rule
+        if o.status in ("error", "skipped", "fenced"):
             progress.line("")
-            print(f"{o.rule} [{o.scope}]: {'FAILED' if o.status == 'error' else 'SKIPPED'}: {o.error}",
-                  file=sys.stderr)
+            print(f"{o.rule} [{o.scope}]: {o.status.upper()}: {o.error}", file=sys.stderr)
         else:
             progress.line("")
             sample = (f"; estimated violation rate {o.estimate.rate:.2%} (95% CI {o.estimate.low:.2%}–"

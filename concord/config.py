@@ -156,6 +156,12 @@ class DashboardConfig(StrictModel):
     auth: AuthConfig | None = None
 
 
+class CheckerConfig(StrictModel):
+    """Several checkers may share one store: each rule is leased to one of them at a time."""
+
+    lease: Duration = timedelta(minutes=2)  # longer than the slowest run; a dead checker's rules wait this long
+
+
 class StoreConfig(StrictModel):
     url: str = "sqlite:///concord.db"
 
@@ -164,6 +170,7 @@ class Config(StrictModel):
     dashboard_url: str = "http://localhost:8501"
     store: StoreConfig = Field(default_factory=StoreConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    checker: CheckerConfig = Field(default_factory=CheckerConfig)
     traces: TracesConfig = Field(default_factory=TracesConfig)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     rules: list[RuleConfig] = Field(default_factory=list)

@@ -39,12 +39,28 @@ class Store:
             yield connection
 
     def migrate(self, revision: str = HEAD) -> None:
-        """Bring the schema to `revision`; data and history are kept by every migration."""
-        with self.engine.begin() as connection:
-            cfg = AlembicConfig()
-            cfg.set_main_option("script_location", str(MIGRATIONS))
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, revision)
+        """Bring the schema to `revision`; data and history are kept by every migration.
+
+        Several processes may start at once on a fresh shared store: the upgrade runs under a lock
+        (SQLite's write lock, PostgreSQL's advisory lock, MariaDB's GET_LOCK), so one migrates and the
+        others find the schema current.
+        """
+        dialect = self.engine.dialect.name
+        with self.engine.connect() as connection:
+            if dialect in ("mysql", "mariadb"):
+                connection.exec_driver_sql("SELECT GET_LOCK('concord_migrate', 120)")
+            try:
+                with connection.begin():
+                    if dialect == "postgresql":
+                        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7305712)")
+                    cfg = AlembicConfig()
+                    cfg.set_main_option("script_location", str(MIGRATIONS))
+                    cfg.attributes["connection"] = connection
+                    command.upgrade(cfg, revision)
+            finally:
+                if dialect in ("mysql", "mariadb"):
+                    connection.exec_driver_sql("SELECT RELEASE_LOCK('concord_migrate')")
+                    connection.commit()
 
     def schema_revision(self) -> str | None:
         with self.engine.connect() as connection:

@@ -21,9 +21,10 @@ def naive_utc(moment: datetime | None) -> datetime | None:
 
 
 def start_run(connection: Connection, rule: str, scope: str, started_at: datetime,
-              window_start: datetime | None = None, window_end: datetime | None = None) -> int:
+              window_start: datetime | None = None, window_end: datetime | None = None,
+              owner: str | None = None) -> int:
     result = connection.execute(runs.insert().values(
-        rule=rule, scope=scope, status="running", started_at=naive_utc(started_at),
+        rule=rule, scope=scope, status="running", started_at=naive_utc(started_at), owner=owner,
         window_start=naive_utc(window_start), window_end=naive_utc(window_end),
         rows_checked=0, findings=0, opened=0, resolved=0, reopened=0,
     ))

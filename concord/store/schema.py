@@ -29,6 +29,7 @@ runs = Table(
     Column("sample_failing", Integer),
     Column("rate_low", Float),
     Column("rate_high", Float),
+    Column("owner", String(120)),  # which checker process ran it
     Index("ix_runs_rule_started", "rule", "started_at"),
 )
 
@@ -116,6 +117,20 @@ remote_trace_searches = Table(
     Column("query", String(500), primary_key=True),
     Column("trace_ids", Text, nullable=False),
     Column("searched_at", DateTime, nullable=False),
+)
+
+rule_leases = Table(
+    "rule_leases", metadata,
+    Column("rule", String(100), primary_key=True),
+    Column("owner", String(120), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+checkers = Table(
+    "checkers", metadata,
+    Column("owner", String(120), primary_key=True),
+    Column("heartbeat_at", DateTime, nullable=False),
 )
 
 OPEN_STATUSES = ("open", "acknowledged", "muted")
