@@ -85,11 +85,15 @@ class Checker:
             self._sources[name] = Source(name, self.config.sources[name], self.config.base_dir)
         return self._sources[name]
 
-    def close(self) -> None:
-        """Dispose the sources and hand the leases back, so another checker takes the rules at once."""
+    def sources_only_close(self) -> None:
+        """Dispose the sources; for commands that read but never run (explain), with no leases to return."""
         for source in self._sources.values():
             source.dispose()
         self._sources.clear()
+
+    def close(self) -> None:
+        """Dispose the sources and hand the leases back, so another checker takes the rules at once."""
+        self.sources_only_close()
         for lease in self.leases.values():
             release(self.store, lease)
         self.leases.clear()
@@ -232,6 +236,12 @@ class Checker:
         if not keys:
             return None
         return self.run(kind, "recheck", keys)
+
+    def scope_for(self, kind: RuleKind, full: bool = False) -> Scope:
+        """The scope the next check of this rule would cover (for `concord explain`)."""
+        scope_kind = "full" if full or kind.always_full or (kind.time_column is None and kind.rule.sample is None) \
+            else "sample" if kind.rule.sample is not None else "incremental"
+        return self._scope(kind, scope_kind, self.clock.now(), ())
 
     def _scope(self, kind: RuleKind, scope_kind: str, now: datetime, keys: tuple) -> Scope:
         if scope_kind == "incremental":

@@ -17,6 +17,15 @@ class Finding:
     trace_id: str | None = None
 
 
+@dataclass(frozen=True)
+class PlannedQuery:
+    """A statement a rule sends to a source, for `concord explain` and for compiling in other dialects."""
+
+    source: str
+    purpose: str
+    statement: Any
+
+
 @dataclass
 class RunContext:
     """Everything a kind needs to evaluate one scope; counts rows so the run can report them."""

@@ -1,4 +1,4 @@
-"""The `concord` command: demo, check, validate, serve, collect, trace, export.
+"""The `concord` command: demo, check, validate, explain, serve, collect, trace, export.
 
 Exit codes of `check --once`, for cron and CI: 0 nothing needs attention, 1 open violations at or
 above --fail-on, 2 bad config or usage, 3 a run failed.
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from checks.correlate import Correlator
 from checks.engine import Checker, RunOutcome
+from checks.explain import explain as explain_rule
 from checks.preflight import preflight
 from checks.registry import compile_rules
 from collectors.ingest import SpanIngest
@@ -82,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--connect", action="store_true",
                           help="also connect: check tables and columns exist, warn where an index is missing")
     validate.set_defaults(handler=_validate)
+
+    explain = commands.add_parser("explain", help="print the SQL a rule runs on each source, and its plan")
+    _config_option(explain)
+    explain.add_argument("rule")
+    explain.add_argument("--scope", choices=("incremental", "full"), default="incremental")
+    explain.set_defaults(handler=_explain)
 
     serve = commands.add_parser("serve", help="serve the dashboard")
     _config_option(serve)
@@ -212,6 +219,25 @@ def _report(outcomes: list[RunOutcome], progress: Progress) -> None:
                       f"{o.estimate.high:.2%} from {o.estimate.sampled} sampled rows)") if o.estimate else ""
             print(f"{o.rule} [{o.scope}]: {o.rows_checked:,} rows, {o.findings} failing, {o.opened} opened, "
                   f"{o.reopened} reopened, {o.resolved} resolved ({o.seconds:.2f}s){sample}", file=sys.stderr)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    config, kinds = _load(args.config)
+    store = open_store(config.store.url, config.base_dir)
+    checker = Checker(config, kinds, store, clock_from_env())
+    try:
+        kind = checker.selected([args.rule])[0]
+        for item in explain_rule(checker, kind, full=args.scope == "full"):
+            print(f"-- {kind.name} on source '{item.source}': {item.purpose}")
+            print(item.sql.strip() + ";")
+            print("-- plan:")
+            for line in item.plan:
+                print(f"--   {line}")
+            print()
+    finally:
+        checker.sources_only_close()
+        store.dispose()
+    return EXIT_OK
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.sql.schema import Table
 
-from checks.model import Finding, RunContext
+from checks.model import Finding, PlannedQuery, RunContext
 from concord.config import ColumnList, Config, RuleConfig
 from concord.masking import mask_row
 from concord.sources import Source
@@ -102,6 +102,10 @@ class RuleKind(ABC):
         if self.rule.sample is not None and not self.samples:
             return [(("sample",), f"'{self.rule.kind}' rules cannot be sampled; sample an exists or not_exists "
                                   "rule, or remove 'sample'")]
+        return []
+
+    def plan(self, ctx: RunContext) -> list[PlannedQuery]:
+        """The statements a run of this scope sends, built exactly as `findings` builds them."""
         return []
 
     @abstractmethod

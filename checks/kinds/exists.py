@@ -13,8 +13,16 @@ from typing import Any
 from sqlalchemy import and_, exists, func, literal, select
 
 from checks.kinds.base import MAX_RELATED_ROWS, DriverSpec, KindParams
-from checks.kinds.related import RelationKind, TargetSpec, lookup_related, match_values, present_values
-from checks.model import Finding, RunContext
+from checks.kinds.related import (
+    RelationKind,
+    TargetSpec,
+    example_keys,
+    lookup_related,
+    match_values,
+    presence_query,
+    present_values,
+)
+from checks.model import Finding, PlannedQuery, RunContext
 from collectors.sampling import probe_sample
 from collectors.tables import column, fetch, keys_in, keyset_batches, scope_conditions, stream, where_text
 
@@ -54,7 +62,8 @@ class ExistsKind(RelationKind):
         if failing:
             yield from self._judge_page(ctx, failing)
 
-    def _pushdown(self, ctx: RunContext) -> Iterator[Finding]:
+    def _pushdown_queries(self, ctx: RunContext) -> tuple[Any, Any, Any]:
+        """(source, count of rows covered, failing rows): the database does the join."""
         driver, target = self.params.driver, self.params.target
         source, driver_table = self.table(ctx, driver)
         _, target_table = self.table(ctx, target.as_table())
@@ -64,19 +73,28 @@ class ExistsKind(RelationKind):
             and_(*[column(t, tc) == column(d, dc) for tc, dc in target.match.items()]), *where_text(target.where))
         related = exists(correlated)
         failing = ~related if self.must_exist else related
+        return source, select(func.count()).select_from(d).where(*covered), select(d).where(*covered, failing)
+
+    def _pushdown(self, ctx: RunContext) -> Iterator[Finding]:
+        source, counted, failing = self._pushdown_queries(ctx)
         with source.connect() as connection:
-            ctx.checked(int(connection.execute(select(func.count()).select_from(d).where(*covered)).scalar() or 0))
-        for page in stream(source, select(d).where(*covered, failing), source.config.batch_size):
+            ctx.checked(int(connection.execute(counted).scalar() or 0))
+        for page in stream(source, failing, source.config.batch_size):
             yield from self._judge_page(ctx, page)
 
-    def _batched(self, ctx: RunContext) -> Iterator[Finding]:
-        """Pages carry only the key and match columns; whole rows are read for the failing few."""
+    def _page_query(self, ctx: RunContext) -> tuple[Any, Any, Any]:
         driver, target = self.params.driver, self.params.target
         source, table = self.table(ctx, driver)
         covered = scope_conditions(table, self.key_columns, driver.time_column, driver.where, ctx.scope, source)
         slim = select(*[column(table, c) for c in dict.fromkeys([*self.key_columns, *target.match.values()])])
+        return source, table, slim.where(*covered)
+
+    def _batched(self, ctx: RunContext) -> Iterator[Finding]:
+        """Pages carry only the key and match columns; whole rows are read for the failing few."""
+        target = self.params.target
+        source, table, pages_of = self._page_query(ctx)
         batch_size = ctx.source(target.source).config.batch_size
-        for page in keyset_batches(source, slim.where(*covered), table, self.key_columns, source.config.batch_size):
+        for page in keyset_batches(source, pages_of, table, self.key_columns, source.config.batch_size):
             ctx.checked(len(page))
             found = present_values(ctx, target, (match_values(r, target) for r in page), batch_size)
             failing = [tuple(r[c] for c in self.key_columns) for r in page
@@ -84,6 +102,19 @@ class ExistsKind(RelationKind):
             if failing:
                 rows = fetch(source, select(table).where(keys_in(table, self.key_columns, failing)))
                 yield from self._judge_page(ctx, rows)
+
+    def plan(self, ctx: RunContext) -> list[PlannedQuery]:
+        driver, target = self.params.driver, self.params.target
+        if self.single_source:
+            _, counted, failing = self._pushdown_queries(ctx)
+            return [PlannedQuery(driver.source, "rows covered", counted),
+                    PlannedQuery(driver.source, "failing rows, with the target joined in the database", failing)]
+        source, table, pages_of = self._page_query(ctx)
+        target_table = ctx.source(target.source).table(target.table, target.schema_name)
+        first_page = pages_of.order_by(*[column(table, c) for c in self.key_columns]).limit(source.config.batch_size)
+        return [PlannedQuery(driver.source, "driver keys, one keyset page (later pages add key > last)", first_page),
+                PlannedQuery(target.source, "which keys of a page have a target row (one IN list per page)",
+                             presence_query(target_table, target, example_keys(target_table, list(target.match))))]
 
     def _judge_page(self, ctx: RunContext, page: list[dict[str, Any]]) -> Iterator[Finding]:
         """Every row of the page failed; `not_exists` findings carry the offending target rows."""

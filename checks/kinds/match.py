@@ -15,9 +15,9 @@ from pydantic import AfterValidator, Field
 from sqlalchemy import Select, and_, func, literal, or_, select
 
 from checks.kinds.base import DriverSpec, KindParams
-from checks.kinds.related import RelationKind, TargetSpec, match_values
+from checks.kinds.related import RelationKind, TargetSpec, example_keys, match_values
 from checks.kinds.values import ValueExpr, parse_value
-from checks.model import Finding, RunContext
+from checks.model import Finding, PlannedQuery, RunContext
 from collectors.tables import (
     chunks,
     column,
@@ -97,7 +97,8 @@ class MatchKind(RelationKind):
         return select(*keys, self.driver_value.sql(table).label("driver_value")).where(
             *where_text(driver.where), keys[0].in_(in_scope)).group_by(*keys)
 
-    def _pushdown(self, ctx: RunContext) -> Iterator[Finding]:
+    def _pushdown_queries(self, ctx: RunContext) -> tuple[Any, Any, Any]:
+        """(source, count of entities covered, failing entities): one query compares both sides."""
         target = self.params.target
         source, driver_table = self.table(ctx, self.params.driver)
         _, target_table = self.table(ctx, target.as_table())
@@ -113,12 +114,32 @@ class MatchKind(RelationKind):
                       func.abs(judged.c.driver_value - judged.c.target_high) > tolerance)
         absent = judged.c.target_low.is_(None)
         failing = or_(absent, differs) if self.params.missing == "fail" else and_(~absent, differs)
+        return source, select(func.count()).select_from(d), select(judged).where(failing)
+
+    def _pushdown(self, ctx: RunContext) -> Iterator[Finding]:
+        source, counted, failing = self._pushdown_queries(ctx)
         with source.connect() as connection:
-            ctx.checked(int(connection.execute(select(func.count()).select_from(d)).scalar() or 0))
-        for page in stream(source, select(judged).where(failing), source.config.batch_size):
+            ctx.checked(int(connection.execute(counted).scalar() or 0))
+        for page in stream(source, failing, source.config.batch_size):
             for row in page:
                 low_value, high_value = row.pop("target_low"), row.pop("target_high")
                 yield self._finding(ctx, row, low_value, high_value)
+
+    def plan(self, ctx: RunContext) -> list[PlannedQuery]:
+        driver, target = self.params.driver, self.params.target
+        if self.single_source:
+            _, counted, failing = self._pushdown_queries(ctx)
+            return [PlannedQuery(driver.source, "entities covered", counted),
+                    PlannedQuery(driver.source, "entities whose values differ, both sides in one query", failing)]
+        source, table = self.table(ctx, driver)
+        covered = scope_conditions(table, self.key_columns, driver.time_column, driver.where, ctx.scope, source)
+        keys = [column(table, c) for c in self.key_columns]
+        page = (select(*keys).distinct() if self.driver_value.is_aggregate else select(table)).where(*covered) \
+            .order_by(*keys).limit(source.config.batch_size)
+        target_table = ctx.source(target.source).table(target.table, target.schema_name)
+        return [PlannedQuery(driver.source, "driver entities, one keyset page", page),
+                PlannedQuery(target.source, "target values of a page (one IN list per page)",
+                             self._target_query(target_table, example_keys(target_table, list(target.match))))]
 
     def _target_bounds(self, table: Any) -> tuple[Any, Any]:
         """Target value as (low, high): a plain column may have several rows, and all must match."""
@@ -158,18 +179,21 @@ class MatchKind(RelationKind):
             keys_in(table, self.key_columns, [tuple(r[c] for c in self.key_columns) for r in page])).group_by(*keys)
         return fetch(source, query)
 
+    def _target_query(self, table: Any, values: Any) -> Any:
+        target = self.params.target
+        match_columns = [column(table, c) for c in target.match]
+        low, high = self._target_bounds(table)
+        return select(*match_columns, low.label("low"), high.label("high")).where(
+            keys_in(table, list(target.match), values), *where_text(target.where)).group_by(*match_columns)
+
     def _lookup_target(self, ctx: RunContext, rows: list[dict[str, Any]]) -> dict[tuple, tuple[Any, Any]]:
         target = self.params.target
         source = ctx.source(target.source)
         table = source.table(target.table, target.schema_name)
-        match_columns = [column(table, c) for c in target.match]
-        low, high = self._target_bounds(table)
         values = sorted({match_values(r, target) for r in rows}, key=repr)
         found: dict[tuple, tuple[Any, Any]] = {}
         for chunk in chunks(values, source.config.batch_size):
-            query = select(*match_columns, low.label("low"), high.label("high")).where(
-                keys_in(table, list(target.match), chunk), *where_text(target.where)).group_by(*match_columns)
-            for row in fetch(source, query):
+            for row in fetch(source, self._target_query(table, chunk)):
                 found[normalize_key([row[c] for c in target.match])] = (row["low"], row["high"])
         return found
 

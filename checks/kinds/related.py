@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -66,17 +67,33 @@ def lookup_related(ctx: RunContext, target: TargetSpec, values: Iterable[tuple[A
     return found
 
 
+def presence_query(table: Any, target: TargetSpec, values: Sequence[tuple[Any, ...]]) -> Any:
+    target_columns = list(target.match)
+    return select(*[table.c[c] for c in target_columns]).where(
+        keys_in(table, target_columns, values), *where_text(target.where)).distinct()
+
+
+def example_keys(table: Any, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """A stand-in key of the right types, to show (and EXPLAIN) a lookup whose keys come from a page."""
+    values: list[Any] = []
+    for name in columns:
+        try:
+            kind = table.c[name].type.python_type
+        except (NotImplementedError, KeyError):
+            kind = str
+        values.append(kind(0) if kind in (int, float, Decimal) else "")
+    return [tuple(values)]
+
+
 def present_values(ctx: RunContext, target: TargetSpec, values: Iterable[tuple[Any, ...]],
                    batch_size: int) -> set[tuple[Any, ...]]:
     """Which match values have at least one target row: only the key columns travel, once each."""
     source = ctx.source(target.source)
     table = source.table(target.table, target.schema_name)
-    target_columns = list(target.match)
     distinct: Sequence[tuple[Any, ...]] = sorted(set(values), key=repr)
     present: set[tuple[Any, ...]] = set()
     for chunk in chunks(distinct, batch_size):
-        query = select(*[table.c[c] for c in target_columns]).where(
-            keys_in(table, target_columns, chunk), *where_text(target.where)).distinct()
+        query = presence_query(table, target, chunk)
         with source.connect() as connection:
             present.update(normalize_key(row) for row in connection.execute(query))
     return present

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from checks.kinds.base import KindParams, RuleKind, TableSpec
-from checks.model import Finding, RunContext
+from checks.model import Finding, PlannedQuery, RunContext
 from checks.sqlguard import check_select
 from collectors.tables import stream
 from concord.config import ColumnList
@@ -69,13 +69,20 @@ class SqlKind(RuleKind):
             problems.append((("sql",), str(exc)))
         return problems
 
-    def findings(self, ctx: RunContext) -> Iterator[Finding]:
+    def _query(self, ctx: RunContext) -> Any:
         source = ctx.source(self.params.source)
         check_select(self.params.sql, source.dialect_name)
         query = text(self.params.sql)
         binds = {"cutoff": source.to_local(ctx.now - self.rule.grace), "now": source.to_local(ctx.now)}
         used = {name: value for name, value in binds.items() if name in query._bindparams}  # noqa: SLF001
-        query = query.bindparams(**used) if used else query
+        return query.bindparams(**used) if used else query
+
+    def plan(self, ctx: RunContext) -> list[PlannedQuery]:
+        return [PlannedQuery(self.params.source, "the rule's own query", self._query(ctx))]
+
+    def findings(self, ctx: RunContext) -> Iterator[Finding]:
+        source = ctx.source(self.params.source)
+        query = self._query(ctx)
         # The user's query returns only violations: what it read is known to the database alone.
         for page in stream(source, query, source.config.batch_size):
             ctx.checked(len(page))

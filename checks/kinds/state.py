@@ -14,7 +14,7 @@ from pydantic import Field
 from sqlalchemy import and_, func, or_, select
 
 from checks.kinds.base import MAX_RELATED_ROWS, KindParams, RuleKind, TableSpec
-from checks.model import Finding, RunContext
+from checks.model import Finding, PlannedQuery, RunContext
 from collectors.tables import column, entity_rows, scope_conditions, stream
 
 
@@ -97,16 +97,48 @@ class StateKind(RuleKind):
         if self.params.transitions is not None:
             yield from self._transitions(ctx)
 
-    def _values(self, ctx: RunContext) -> Iterator[Finding]:
+    def _values_queries(self, ctx: RunContext) -> tuple[Any, Any, Any]:
         p = self.params
         source = ctx.source(p.source)
         table = source.table(p.table or "", p.schema_name).alias("s")
         covered = scope_conditions(table, self.key_columns, p.time_column, p.where, ctx.scope, source)
         status = column(table, p.column or "")
-        with source.connect() as connection:
-            ctx.checked(int(connection.execute(select(func.count()).select_from(table).where(*covered)).scalar() or 0))
         failing = or_(status.is_(None), status.not_in(list(p.allowed or [])))
-        for page in stream(source, select(table).where(*covered, failing), source.config.batch_size):
+        return source, select(func.count()).select_from(table).where(*covered), select(table).where(*covered, failing)
+
+    def _transition_queries(self, ctx: RunContext) -> tuple[Any, Any, Any]:
+        spec = self.params.transitions
+        assert spec is not None
+        source = ctx.source(self.params.source)
+        history = source.table(spec.table, spec.schema_name).alias("h")
+        key = spec.key_list
+        from_clause, conditions = entity_rows(history, key, spec.order_by, spec.where, ctx.scope, source)
+        keys = [column(history, c) for c in key]
+        previous = column(history, spec.from_column) if spec.from_column else \
+            func.lag(column(history, spec.to_column)).over(partition_by=keys, order_by=column(history, spec.order_by))
+        steps = select(history, previous.label("concord_from")).select_from(from_clause).where(*conditions).subquery()
+        failing = select(steps).where(~self._allowed_pairs(steps.c.concord_from, steps.c[spec.to_column])) \
+            .order_by(*[steps.c[c] for c in key], steps.c[spec.order_by])
+        return source, select(func.count()).select_from(steps), failing
+
+    def plan(self, ctx: RunContext) -> list[PlannedQuery]:
+        planned = []
+        if self.params.allowed is not None:
+            _, covered, failing = self._values_queries(ctx)
+            planned += [PlannedQuery(self.params.source, "rows covered", covered),
+                        PlannedQuery(self.params.source, "rows with a status outside the allowed values", failing)]
+        if self.params.transitions is not None:
+            _, covered, failing = self._transition_queries(ctx)
+            planned += [PlannedQuery(self.params.source, "transitions covered", covered),
+                        PlannedQuery(self.params.source, "transitions not allowed", failing)]
+        return planned
+
+    def _values(self, ctx: RunContext) -> Iterator[Finding]:
+        p = self.params
+        source, covered, failing = self._values_queries(ctx)
+        with source.connect() as connection:
+            ctx.checked(int(connection.execute(covered).scalar() or 0))
+        for page in stream(source, failing, source.config.batch_size):
             for row in page:
                 yield Finding(key=tuple(row[c] for c in self.key_columns), evidence={
                     "row": self.capture(ctx, p.source, row),
@@ -117,19 +149,10 @@ class StateKind(RuleKind):
     def _transitions(self, ctx: RunContext) -> Iterator[Finding]:
         spec = self.params.transitions
         assert spec is not None
-        source = ctx.source(self.params.source)
-        history = source.table(spec.table, spec.schema_name).alias("h")
         key = spec.key_list
-        from_clause, conditions = entity_rows(history, key, spec.order_by, spec.where, ctx.scope,
-                                              source)
-        keys = [column(history, c) for c in key]
-        previous = column(history, spec.from_column) if spec.from_column else \
-            func.lag(column(history, spec.to_column)).over(partition_by=keys, order_by=column(history, spec.order_by))
-        steps = select(history, previous.label("concord_from")).select_from(from_clause).where(*conditions).subquery()
+        source, covered, failing = self._transition_queries(ctx)
         with source.connect() as connection:
-            ctx.checked(int(connection.execute(select(func.count()).select_from(steps)).scalar() or 0))
-        failing = select(steps).where(~self._allowed_pairs(steps.c.concord_from, steps.c[spec.to_column])) \
-            .order_by(*[steps.c[c] for c in key], steps.c[spec.order_by])
+            ctx.checked(int(connection.execute(covered).scalar() or 0))
         current: tuple | None = None
         bad: list[dict[str, Any]] = []
         for page in stream(source, failing, source.config.batch_size):

@@ -19,7 +19,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from checks.kinds.base import DriverSpec, KindParams, RuleKind, TableSpec
-from checks.model import Finding, RunContext
+from checks.model import Finding, PlannedQuery, RunContext
 from collectors.tables import Window, chunks, column, fetch, keys_in, keyset_batches, scope_conditions, where_text
 from concord.errors import SourceError
 from concord.keys import comparable_key
@@ -82,6 +82,16 @@ class StatementKind(RuleKind):
     def statement_path(self) -> Path:
         path = Path(self.params.statement.file)
         return path if path.is_absolute() else self.config.base_dir / path
+
+    def plan(self, ctx: RunContext) -> list[PlannedQuery]:
+        local = self.params.local
+        source, table = self.table(ctx, local)
+        covered = scope_conditions(table, list(local.key), local.time_column, local.where, ctx.scope, source)
+        page = select(table).where(*covered).order_by(column(table, local.key[0])).limit(source.config.batch_size)
+        lookup = select(table).where(keys_in(table, list(local.key), [("",)]), *where_text(local.where))
+        return [PlannedQuery(local.source, "local payments, one keyset page (checked against the statement)", page),
+                PlannedQuery(local.source, "local payments for a batch of statement keys (one IN list per batch)",
+                             lookup)]
 
     def findings(self, ctx: RunContext) -> Iterator[Finding]:
         entries = self._read_statement()

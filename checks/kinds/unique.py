@@ -9,7 +9,7 @@ from pydantic import Field
 from sqlalchemy import func, select
 
 from checks.kinds.base import MAX_RELATED_ROWS, DriverSpec, RuleKind, TableSpec
-from checks.model import Finding, RunContext
+from checks.model import Finding, PlannedQuery, RunContext
 from collectors.tables import column, entity_rows, fetch, keys_in, stream, where_text
 
 
@@ -40,17 +40,28 @@ class UniqueKind(RuleKind):
     def _named_specs(self) -> list[tuple[tuple[str, ...], Any]]:
         return [((), self.params)]
 
-    def findings(self, ctx: RunContext) -> Iterator[Finding]:
+    def _queries(self, ctx: RunContext) -> tuple[Any, Any, Any]:
+        """(source, rows covered, keys with too many rows): counted over all rows of the entities in scope."""
         spec = self.params
         source, table = self.table(ctx, spec)
         t = table.alias("t")
         from_clause, conditions = entity_rows(t, self.key_columns, spec.time_column, spec.where, ctx.scope, source)
         keys = [column(t, c) for c in self.key_columns]
         counted = select(*keys, func.count().label("row_count")).select_from(from_clause).where(*conditions)
+        covered = select(func.count()).select_from(from_clause).where(*conditions)
+        return source, covered, counted.group_by(*keys).having(func.count() > spec.max)
+
+    def plan(self, ctx: RunContext) -> list[PlannedQuery]:
+        _, covered, failing = self._queries(ctx)
+        return [PlannedQuery(self.params.source, "rows covered", covered),
+                PlannedQuery(self.params.source, f"keys with more than {self.params.max} row(s)", failing)]
+
+    def findings(self, ctx: RunContext) -> Iterator[Finding]:
+        spec = self.params
+        source, covered, failing = self._queries(ctx)
+        table = source.table(spec.table, spec.schema_name)
         with source.connect() as connection:
-            ctx.checked(int(connection.execute(
-                select(func.count()).select_from(from_clause).where(*conditions)).scalar() or 0))
-        failing = counted.group_by(*keys).having(func.count() > spec.max)
+            ctx.checked(int(connection.execute(covered).scalar() or 0))
         for page in stream(source, failing, source.config.batch_size):
             duplicates = self._rows_of(source, table, page)
             for row in page:
