@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from concord.dialects import mysql, postgresql, sqlite
+from concord.dialects import mysql, postgresql, sqlite, trino
 
 
 def engine_options(backend: str, timeout_seconds: float, timezone: str) -> dict[str, Any]:
@@ -26,4 +26,7 @@ def _module(backend: str) -> Any:
         return mysql
     if backend == "postgresql":
         return postgresql
-    raise ValueError(f"Concord does not support '{backend}' databases yet; use SQLite, MariaDB/MySQL or PostgreSQL")
+    if backend == "trino":
+        return trino
+    raise ValueError(f"Concord does not support '{backend}' databases yet; use SQLite, MariaDB/MySQL, PostgreSQL "
+                     "or Trino")
