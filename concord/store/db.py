@@ -49,6 +49,7 @@ class Store:
         with self.engine.connect() as connection:
             if dialect in ("mysql", "mariadb"):
                 connection.exec_driver_sql("SELECT GET_LOCK('concord_migrate', 120)")
+                connection.commit()  # the lock is the session's; end the implicit transaction before DDL
             try:
                 with connection.begin():
                     if dialect == "postgresql":
