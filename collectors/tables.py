@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, text, tuple_
+from sqlalchemy import ARRAY, Select, and_, any_, cast, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import Table
 
@@ -51,9 +52,15 @@ def key_expression(table: Table, key: Sequence[str]) -> Any:
     return columns[0] if len(columns) == 1 else tuple_(*columns)
 
 
-def keys_in(table: Table, key: Sequence[str], keys: Sequence[tuple[Any, ...]]) -> ColumnElement[bool]:
+def keys_in(table: Table, key: Sequence[str], keys: Sequence[tuple[Any, ...]],
+            dialect: str | None = None) -> ColumnElement[bool]:
+    """`key IN (…)`; on PostgreSQL a single column uses `= ANY(array)`: one parameter instead of thousands."""
     if len(key) == 1:
-        return column(table, key[0]).in_([k[0] for k in keys])
+        target = column(table, key[0])
+        values = [k[0] for k in keys]
+        if dialect == "postgresql" and values:
+            return target == any_(cast(array(values), ARRAY(target.type)))
+        return target.in_(values)
     return tuple_(*[column(table, name) for name in key]).in_([tuple(k) for k in keys])
 
 

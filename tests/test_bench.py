@@ -11,8 +11,9 @@ def test_bench_harness_writes_its_report(tmp_path: Path) -> None:
     output = tmp_path / "benchmarks.md"
     assert main(["--sizes", "1000", "--repeat", "1", "--output", str(output), "--work", str(tmp_path / "w"),
                  "--ingest-spans", "2000", "--lookup-spans", "5000", "--dashboard-violations", "500",
-                 "--dashboard-spans", "2000"]) == 0
+                 "--dashboard-spans", "2000", "--scale-sizes", "10000", "--incremental-sizes", "20000,40000"]) == 0
     report = output.read_text()
     assert "| 1,000 |" in report and "hand-written SQL" in report and "Machine:" in report
     assert "| 2,000 |" in report and "| 5,000 |" in report  # ingest and lookup ran
     assert "| Violations (first page of 500) |" in report
+    assert "| 10,000 |" in report and "| 40,000 |" in report  # the MariaDB/PostgreSQL cases ran

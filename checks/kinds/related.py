@@ -59,7 +59,8 @@ def lookup_related(ctx: RunContext, target: TargetSpec, values: Iterable[tuple[A
     distinct: Sequence[tuple[Any, ...]] = sorted(set(values), key=repr)
     found: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for chunk in chunks(distinct, batch_size):
-        query = select(table).where(keys_in(table, target_columns, chunk), *where_text(target.where))
+        query = select(table).where(keys_in(table, target_columns, chunk, source.dialect_name),
+                                    *where_text(target.where))
         for row in fetch(source, query):
             rows = found.setdefault(normalize_key([row[c] for c in target_columns]), [])
             if limit_per_key is None or len(rows) < limit_per_key:
@@ -67,10 +68,11 @@ def lookup_related(ctx: RunContext, target: TargetSpec, values: Iterable[tuple[A
     return found
 
 
-def presence_query(table: Any, target: TargetSpec, values: Sequence[tuple[Any, ...]]) -> Any:
+def presence_query(table: Any, target: TargetSpec, values: Sequence[tuple[Any, ...]],
+                   dialect: str | None = None) -> Any:
     target_columns = list(target.match)
     return select(*[table.c[c] for c in target_columns]).where(
-        keys_in(table, target_columns, values), *where_text(target.where)).distinct()
+        keys_in(table, target_columns, values, dialect), *where_text(target.where)).distinct()
 
 
 def example_keys(table: Any, columns: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -93,7 +95,7 @@ def present_values(ctx: RunContext, target: TargetSpec, values: Iterable[tuple[A
     distinct: Sequence[tuple[Any, ...]] = sorted(set(values), key=repr)
     present: set[tuple[Any, ...]] = set()
     for chunk in chunks(distinct, batch_size):
-        query = presence_query(table, target, chunk)
+        query = presence_query(table, target, chunk, source.dialect_name)
         with source.connect() as connection:
             present.update(normalize_key(row) for row in connection.execute(query))
     return present
@@ -120,7 +122,12 @@ class RelationKind(RuleKind):
 
     @property
     def single_source(self) -> bool:
-        return self.params.driver.source == self.params.target.source
+        """Both tables in one database: the same source, or two sources with the same URL."""
+        driver, target = self.params.driver.source, self.params.target.source
+        if driver == target:
+            return True
+        sources = self.config.sources
+        return driver in sources and target in sources and sources[driver].url == sources[target].url
 
     def table_specs(self) -> list[TableSpec]:
         return [self.params.driver, self.params.target.as_table()]
