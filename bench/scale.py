@@ -79,8 +79,8 @@ def render_scale(cases: list[dict[str, Any]], incremental: list[dict[str, Any]],
         "",
         "`paid implies stock deducted` over every order (full scope), 1% of paid orders never deducted. Data "
         "bulk-loaded (LOAD DATA into MariaDB, COPY into PostgreSQL) into databases named by size and seed and "
-        f"reused. Median of {repeat} runs; each Concord and pandas run in a process of its own, peak RSS from "
-        "`getrusage`.",
+        f"reused. Median of {repeat} runs; each Concord and pandas run in a process of its own, peak RSS is the "
+        "process's own `VmHWM`.",
         "",
         "| orders | failing | Concord pushdown (s) | hand-written anti-join (s) | ratio "
         "| Concord MariaDB→PostgreSQL (s) | peak MB | naive pandas merge (s) | peak MB |",

@@ -35,7 +35,6 @@ class RunContext:
     now: datetime
     rows_checked: int = 0
     progress: Any = None
-    notes: list[str] = field(default_factory=list)
     sampled_keys: list[tuple[Any, ...]] = field(default_factory=list)
 
     def source(self, name: str) -> Source:

@@ -20,7 +20,6 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 SPAN_KINDS = {"SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2, "SPAN_KIND_CLIENT": 3,
               "SPAN_KIND_PRODUCER": 4, "SPAN_KIND_CONSUMER": 5}
 STATUS_CODES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
-KIND_NAMES = {v: k.removeprefix("SPAN_KIND_").lower() for k, v in SPAN_KINDS.items()}
 
 
 class PayloadError(ValueError):

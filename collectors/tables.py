@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Select, and_, any_, cast, or_, select, text, tuple_
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import ARRAY, Select, and_, any_, bindparam, or_, select, text, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import Table
 
@@ -59,7 +58,7 @@ def keys_in(table: Table, key: Sequence[str], keys: Sequence[tuple[Any, ...]],
         target = column(table, key[0])
         values = [k[0] for k in keys]
         if dialect == "postgresql" and values:
-            return target == any_(cast(array(values), ARRAY(target.type)))
+            return target == any_(bindparam("keys", values, type_=ARRAY(target.type)))
         return target.in_(values)
     return tuple_(*[column(table, name) for name in key]).in_([tuple(k) for k in keys])
 

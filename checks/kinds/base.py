@@ -76,10 +76,6 @@ class RuleKind(ABC):
         """Kinds whose query cannot be narrowed to a window or keys (the user's SQL) cover everything."""
         return False
 
-    def table_specs(self) -> list[TableSpec]:
-        """The tables the rule names, for `validate --connect` and explain."""
-        return []
-
     def config_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Cross-field problems as (path inside the rule, sentence); sources are checked here for all kinds."""
         problems = []

@@ -129,9 +129,6 @@ class RelationKind(RuleKind):
         sources = self.config.sources
         return driver in sources and target in sources and sources[driver].url == sources[target].url
 
-    def table_specs(self) -> list[TableSpec]:
-        return [self.params.driver, self.params.target.as_table()]
-
     def _named_specs(self) -> list[tuple[tuple[str, ...], Any]]:
         return [(("driver",), self.params.driver), (("target",), self.params.target)]
 

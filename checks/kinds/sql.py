@@ -14,7 +14,7 @@ from pydantic import field_validator
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from checks.kinds.base import KindParams, RuleKind, TableSpec
+from checks.kinds.base import KindParams, RuleKind
 from checks.model import Finding, PlannedQuery, RunContext
 from checks.sqlguard import check_select
 from collectors.tables import stream
@@ -52,9 +52,6 @@ class SqlKind(RuleKind):
     @property
     def always_full(self) -> bool:
         return True
-
-    def table_specs(self) -> list[TableSpec]:
-        return []
 
     def _named_specs(self) -> list[tuple[tuple[str, ...], Any]]:
         return [((), self.params)]

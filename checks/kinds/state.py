@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy import and_, func, or_, select
 
-from checks.kinds.base import MAX_RELATED_ROWS, KindParams, RuleKind, TableSpec
+from checks.kinds.base import MAX_RELATED_ROWS, KindParams, RuleKind
 from checks.model import Finding, PlannedQuery, RunContext
 from collectors.tables import column, entity_rows, scope_conditions, stream
 
@@ -66,15 +66,6 @@ class StateKind(RuleKind):
         if self.params.allowed is not None:
             return self.params.time_column
         return self.params.transitions.order_by if self.params.transitions else None
-
-    def table_specs(self) -> list[TableSpec]:
-        specs = []
-        if self.params.table:
-            specs.append(TableSpec(source=self.params.source, table=self.params.table, schema=self.params.schema_name))
-        if self.params.transitions:
-            specs.append(TableSpec(source=self.params.source, table=self.params.transitions.table,
-                                   schema=self.params.transitions.schema_name))
-        return specs
 
     def _named_specs(self) -> list[tuple[tuple[str, ...], Any]]:
         return [((), self.params)]

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 from sqlalchemy import select
 
-from checks.kinds.base import DriverSpec, KindParams, RuleKind, TableSpec
+from checks.kinds.base import DriverSpec, KindParams, RuleKind
 from checks.model import Finding, PlannedQuery, RunContext
 from collectors.tables import Window, chunks, column, fetch, keys_in, keyset_batches, scope_conditions, where_text
 from concord.errors import SourceError
@@ -61,9 +61,6 @@ class StatementKind(RuleKind):
     @property
     def time_column(self) -> str | None:
         return self.params.local.time_column or self.params.statement.time_column
-
-    def table_specs(self) -> list[TableSpec]:
-        return [self.params.local]
 
     def _named_specs(self) -> list[tuple[tuple[str, ...], Any]]:
         return [(("local",), self.params.local)]

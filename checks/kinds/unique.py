@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy import func, select
 
-from checks.kinds.base import MAX_RELATED_ROWS, DriverSpec, RuleKind, TableSpec
+from checks.kinds.base import MAX_RELATED_ROWS, DriverSpec, RuleKind
 from checks.model import Finding, PlannedQuery, RunContext
 from collectors.tables import column, entity_rows, fetch, keys_in, stream, where_text
 
@@ -33,9 +33,6 @@ class UniqueKind(RuleKind):
     @property
     def time_column(self) -> str | None:
         return self.params.time_column
-
-    def table_specs(self) -> list[TableSpec]:
-        return [self.params]
 
     def _named_specs(self) -> list[tuple[tuple[str, ...], Any]]:
         return [((), self.params)]

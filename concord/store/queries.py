@@ -69,16 +69,6 @@ def count_needing_attention(connection: Connection, now: datetime, min_severity:
     return int(connection.execute(query).scalar() or 0)
 
 
-def counts_by_rule(connection: Connection) -> dict[str, dict[str, int]]:
-    rows = connection.execute(
-        select(violations.c.rule, violations.c.status, func.count()).group_by(violations.c.rule, violations.c.status)
-    ).all()
-    result: dict[str, dict[str, int]] = {}
-    for rule, status, count in rows:
-        result.setdefault(rule, {})[status] = int(count)
-    return result
-
-
 def events_of(connection: Connection, violation_id: int) -> list[dict[str, Any]]:
     rows = connection.execute(select(violation_events).where(violation_events.c.violation_id == violation_id)
                               .order_by(violation_events.c.id)).mappings()

@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from concord.store.schema import runs, watermarks
-
-_UTC = UTC
 
 
 def naive_utc(moment: datetime | None) -> datetime | None:
@@ -39,7 +37,7 @@ def finish_run(connection: Connection, run_id: int, finished_at: datetime, statu
 
 def get_watermark(connection: Connection, rule: str) -> datetime | None:
     value = connection.execute(select(watermarks.c.value).where(watermarks.c.rule == rule)).scalar()
-    return value.replace(tzinfo=_UTC) if value is not None else None
+    return value.replace(tzinfo=UTC) if value is not None else None
 
 
 def set_watermark(connection: Connection, rule: str, value: datetime, now: datetime) -> None:
@@ -50,13 +48,3 @@ def set_watermark(connection: Connection, rule: str, value: datetime, now: datet
     elif value > current:
         connection.execute(watermarks.update().where(watermarks.c.rule == rule)
                            .values(value=naive_utc(value), updated_at=naive_utc(now)))
-
-
-def last_runs(connection: Connection, limit: int = 50) -> list[dict[str, Any]]:
-    rows = connection.execute(select(runs).order_by(runs.c.id.desc()).limit(limit)).mappings().all()
-    return [dict(row) for row in rows]
-
-
-def failed_run_count(connection: Connection, since_id: int) -> int:
-    return int(connection.execute(
-        select(func.count()).select_from(runs).where(runs.c.id > since_id, runs.c.status == "error")).scalar() or 0)
