@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     for size in incremental_sizes:
         print(f"bench: incremental window in a table of {size:,} orders ...", file=sys.stderr)
         incremental.append(measure_incremental(size, args.seed, args.repeat))
-    report = (render(results, args.repeat) + "\n" + render_traces(ingest, lookup) + "\n"
+    command = (f"`make bench` (SIZES={args.sizes} SCALE_SIZES={args.scale_sizes or 'none'} "
+               f"INCREMENTAL_SIZES={args.incremental_sizes or 'none'})")
+    report = (render(results, args.repeat).replace("`make bench`", command, 1) + "\n"
+              + render_traces(ingest, lookup) + "\n"
               + render_dashboard(dashboard)
               + ("\n" + render_scale(scale, incremental, args.repeat) if scale or incremental else ""))
     print(report)
