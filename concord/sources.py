@@ -22,8 +22,7 @@ from concord.errors import SourceError
 def redact_url(url: str | URL) -> str:
     """A URL safe for logs, pages and exports: the password is never shown."""
     try:
-        return make_url(url).render_as_string(hide_password=True) if isinstance(url, str) else \
-            url.render_as_string(hide_password=True)
+        return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - an unparsable URL is shown as nothing rather than leaked
         return "<unparsable database URL>"
 

@@ -6,7 +6,7 @@ Pages never hold SQL: they call these (through dashboard.data's caches) and draw
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,7 +39,7 @@ class TableQuery:
     descending: bool = True
     page: int = 0
     page_size: int = 50
-    rule_sources: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=True)
+    rule_sources: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def conditions(self) -> list[Any]:
         flt = ViolationFilter(statuses=list(self.statuses), severities=list(self.severities),
@@ -64,13 +64,13 @@ def violation_page(connection: Connection, query: TableQuery) -> tuple[list[dict
     """One page of violations and the total that match, both computed by the database."""
     order = SORTABLE.get(query.sort, violations.c.last_seen)
     ordering = [order.desc() if query.descending else order.asc(), violations.c.id.desc()]
-    total = int(connection.execute(select(func.count()).select_from(violations).where(*query.conditions())).scalar()
-                or 0)
+    conditions = query.conditions()
+    total = int(connection.execute(select(func.count()).select_from(violations).where(*conditions)).scalar() or 0)
     rows = connection.execute(
         select(violations.c.id, violations.c.rule, violations.c.key_display, violations.c.severity,
                violations.c.status, violations.c.first_seen, violations.c.last_seen, violations.c.occurrences,
                violations.c.hint, violations.c.trace_ids, violations.c.muted_until)
-        .where(*query.conditions()).order_by(*ordering)
+        .where(*conditions).order_by(*ordering)
         .limit(query.page_size).offset(query.page * query.page_size)).mappings().all()
     return [_with_hint(dict(row)) for row in rows], total
 
