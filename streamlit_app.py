@@ -13,15 +13,16 @@ auth = config.dashboard.auth
 # a page change) can drop the query string; later runs navigate freely.
 if "deep_link_read" not in st.session_state:
     st.session_state["deep_link_read"] = True
-    for name in ("violation", "trace"):
-        if name in st.query_params:
-            st.session_state[f"deep_{name}"] = st.query_params[name]
+    for name, value in deeplinks.requested(st.query_params.get("violation"), st.query_params.get("trace"),
+                                           st.query_params.get("rule"), st.query_params.get("status")).items():
+        st.session_state[f"deep_{name}"] = value
 
 user = user_from_streamlit(auth, st.user)
 if auth is not None and not user.signed_in:
     st.title("Concord")
     st.write("Sign in to see the violations.")
-    wanted = deeplinks.requested(st.query_params.get("violation"), st.query_params.get("trace"))
+    wanted = deeplinks.requested(st.query_params.get("violation"), st.query_params.get("trace"),
+                                 st.query_params.get("rule"), st.query_params.get("status"))
     browser = deeplinks.browser_key(st.context.cookies)
     if wanted and browser:
         deeplinks.remember(browser, wanted)
@@ -47,7 +48,11 @@ with st.sidebar:
 
 # A deep link makes its page the default one, so it opens in this very run instead of after a redirect.
 deep_violation, deep_trace = st.session_state.pop("deep_violation", None), st.session_state.pop("deep_trace", None)
-landing = "violation" if deep_violation else "traces" if deep_trace else "overview"
+deep_list = {name: st.session_state.pop(f"deep_{name}") for name in ("rule", "status")
+             if f"deep_{name}" in st.session_state}
+if deep_list:
+    st.session_state["deep_list"] = deep_list  # the Violations page turns it into its filters
+landing = "violation" if deep_violation else "traces" if deep_trace else "violations" if deep_list else "overview"
 if deep_violation:
     st.session_state["violation_id"] = deep_violation
 pages = {
@@ -61,4 +66,6 @@ if deep_violation and navigation is not pages["violation"]:
     st.switch_page(pages["violation"], query_params={"violation": deep_violation})
 if deep_trace and navigation is not pages["traces"]:
     st.switch_page(pages["traces"], query_params={"trace": deep_trace})
+if deep_list and not deep_violation and not deep_trace and navigation is not pages["violations"]:
+    st.switch_page(pages["violations"], query_params=deep_list)
 navigation.run()

@@ -2,6 +2,8 @@
 
 `python -m bench.child concord-exists ORDERS_URL STOCK_URL` · `python -m bench.child naive-pandas MARIADB_DB PG_DB`
 · `python -m bench.child concord-incremental ORDERS_URL WATERMARK NOW`
+· `python -m bench.child concord-payments-exist URL URL`
+· `python -m bench.child concord-payments-match MARIADB_URL PG_URL`
 """
 
 from __future__ import annotations
@@ -21,19 +23,33 @@ RULE = {"name": "paid_implies_deducted", "kind": "exists",
                    "where": "op = 'DEDUCT'"}}
 
 
+# Compared with Soda Core's `values in (order_id) must exist in stock_ledger (order_id)` on payments.
+PAYMENT_HAS_MOVEMENT = {"name": "payment_has_stock_movement", "kind": "exists",
+                        "driver": {"source": "orders", "table": "payments", "key": "id"},
+                        "target": {"source": "stock", "table": "stock_ledger", "match": {"order_id": "order_id"}}}
+
+# Compared with reladiff: payments in MariaDB against their copy in PostgreSQL, on the amount.
+PAYMENT_COPY_MATCHES = {"name": "payment_copy_matches", "kind": "match",
+                        "driver": {"source": "orders", "table": "payments", "key": "id", "value": "amount"},
+                        "target": {"source": "stock", "table": "payments_changed", "match": {"id": "id"},
+                                   "value": "amount"}}
+
 WINDOWED = {"name": "known_status_in_window", "kind": "state", "source": "orders", "table": "orders", "key": "id",
             "column": "status", "allowed": ["PAID", "PENDING"], "where": "paid_at IS NOT NULL",
             "time_column": "paid_at"}
 
 
 def concord(orders_url: str, stock_url: str, full: bool, watermark: str | None = None,
-            now: str | None = None, rule: dict | None = None) -> dict:
+            now: str | None = None, rule: dict | None = None, with_keys: bool = False) -> dict:
+    from sqlalchemy import select
+
     from checks.engine import Checker
     from checks.registry import compile_rules
     from concord.clock import FrozenClock
     from concord.config import load_config
     from concord.store import open_store
     from concord.store.runs import set_watermark
+    from concord.store.schema import violations
 
     work = Path(tempfile.mkdtemp(prefix="concord-case-"))
     rule = dict(rule or RULE, overlap="0s")
@@ -55,7 +71,12 @@ def concord(orders_url: str, stock_url: str, full: bool, watermark: str | None =
     seconds = time.perf_counter() - started
     checker.close()
     assert outcome.status == "ok", outcome.error
-    return {"seconds": seconds, "count": outcome.findings, "rows": outcome.rows_checked}
+    result = {"seconds": seconds, "count": outcome.findings, "rows": outcome.rows_checked}
+    if with_keys:
+        with store.read() as connection:
+            texts = connection.execute(select(violations.c.key_text)).scalars()
+            result["keys"] = sorted(json.loads(text)[0] for text in texts)
+    return result
 
 
 def naive(mariadb_db: str, postgres_db: str) -> dict:
@@ -91,6 +112,10 @@ if __name__ == "__main__":
         result = concord(args[0], args[1], full=True)
     elif case == "concord-incremental":
         result = concord(args[0], args[0], full=False, watermark=args[1], now=args[2], rule=WINDOWED)
+    elif case == "concord-payments-exist":
+        result = concord(args[0], args[1], full=True, rule=PAYMENT_HAS_MOVEMENT)
+    elif case == "concord-payments-match":
+        result = concord(args[0], args[1], full=True, rule=PAYMENT_COPY_MATCHES, with_keys=True)
     elif case == "naive-pandas":
         result = naive(args[0], args[1])
     else:

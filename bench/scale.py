@@ -14,10 +14,19 @@ from typing import Any
 
 import pymysql
 
-from bench.scale_data import MARIADB, START, ensure_ledger_in_postgres, ensure_shop, mariadb_url, postgres_url
+from bench.peer_runs import run_peer
+from bench.scale_data import (
+    MARIADB,
+    START,
+    ensure_changed_payments,
+    ensure_ledger_in_postgres,
+    ensure_shop,
+    mariadb_url,
+    postgres_url,
+)
 
-HAND_SQL = ("SELECT o.* FROM orders o WHERE o.status = 'PAID' AND NOT EXISTS "
-            "(SELECT 1 FROM stock_ledger l WHERE l.order_id = o.id AND l.op = 'DEDUCT')")
+HAND_SQL = ("SELECT o.* FROM orders o LEFT JOIN stock_ledger l ON l.order_id = o.id AND l.op = 'DEDUCT' "
+            "WHERE o.status = 'PAID' AND l.order_id IS NULL")
 
 
 def child(*args: str) -> dict[str, Any]:
@@ -99,4 +108,61 @@ def render_scale(cases: list[dict[str, Any]], incremental: list[dict[str, Any]],
         if len(incremental) > 1:
             lines.append(f"\nRatio of the largest to the smallest table's run time: "
                          f"{incremental[-1]['seconds'] / incremental[0]['seconds']:.2f}.")
+    return "\n".join(lines) + "\n"
+
+
+def measure_peers(orders: int, seed: int, repeat: int) -> dict[str, Any]:
+    """Soda Core vs Concord `exists` (same source); reladiff vs Concord `match` (MariaDB → PostgreSQL)."""
+    shop = ensure_shop(orders, seed)
+    copy = ensure_changed_payments(orders, seed)
+    soda = [run_peer("soda", "soda_scan.py", shop) for _ in range(repeat)]
+    exists = [child("concord-payments-exist", mariadb_url(shop), mariadb_url(shop)) for _ in range(repeat)]
+    if {r["count"] for r in soda} != {r["count"] for r in exists}:
+        raise SystemExit(f"bench: Soda and Concord disagree on payments without a stock movement: "
+                         f"{[r['count'] for r in soda]} vs {[r['count'] for r in exists]}")
+    reladiff = [run_peer("reladiff", "reladiff_diff.py", shop, copy) for _ in range(repeat)]
+    match = [child("concord-payments-match", mariadb_url(shop), postgres_url(copy)) for _ in range(repeat)]
+    return {"orders": orders, "soda_missing": soda[0]["count"],
+            "soda_s": _median(soda), "soda_mb": max(r["peak_mb"] for r in soda),
+            "exists_s": _median(exists), "exists_mb": max(r["peak_mb"] for r in exists),
+            "reladiff_s": _median(reladiff), "reladiff_mb": max(r["peak_mb"] for r in reladiff),
+            "match_s": _median(match), "match_mb": max(r["peak_mb"] for r in match),
+            "changed": reladiff[0]["count"], "match_found": match[0]["count"],
+            "same_keys": reladiff[0]["keys"] == match[0]["keys"]}
+
+
+def render_peers(cases: list[dict[str, Any]], repeat: int) -> str:
+    lines = [
+        "## Peers",
+        "",
+        "Each peer in a virtual environment of its own (`.venv-peers/`, installed on first use), each run in a "
+        "process of its own; only the scan or diff is timed, not the interpreter's start nor the imports, on "
+        f"both sides. Median of {repeat} runs; peak RSS is the process's `VmHWM`.",
+        "",
+        "Soda Core 3.5.6 (`soda-core-mysql`, mysql-connector-python 8.4): `checks for payments: values in "
+        "(order_id) must exist in stock_ledger (order_id)`, against Concord's `exists` rule on the same MariaDB "
+        "source (Concord pushes one anti-join down and also stores every failing payment as a violation; Soda "
+        "counts them).",
+        "",
+        "| orders | payments without a movement | Soda Core (s) | peak MB | Concord `exists` (s) | peak MB "
+        "| ratio Concord / Soda |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in cases:
+        lines.append(f"| {c['orders']:,} | {c['soda_missing']:,} | {c['soda_s']:.2f} | {c['soda_mb']:.0f} | "
+                     f"{c['exists_s']:.2f} | {c['exists_mb']:.0f} | {c['exists_s'] / c['soda_s']:.2f} |")
+    lines += [
+        "",
+        "reladiff 0.6 (checksummed-segment bisection, defaults) diffing `payments` in MariaDB against "
+        "`payments_changed` in PostgreSQL on `amount` (0.1% of rows updated), against Concord's `match` rule "
+        "on the same tables (keyset pages of the driver, `IN (…)` lookups on the target).",
+        "",
+        "| orders | rows changed | reladiff (s) | peak MB | Concord `match` (s) | peak MB | ratio Concord / "
+        "reladiff | same keys |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for c in cases:
+        lines.append(f"| {c['orders']:,} | {c['changed']:,} | {c['reladiff_s']:.2f} | {c['reladiff_mb']:.0f} | "
+                     f"{c['match_s']:.2f} | {c['match_mb']:.0f} | {c['match_s'] / c['reladiff_s']:.2f} | "
+                     f"{'yes' if c['same_keys'] else 'NO'} ({c['match_found']:,} vs {c['changed']:,}) |")
     return "\n".join(lines) + "\n"

@@ -100,6 +100,22 @@ def ensure_ledger_in_postgres(orders: int, seed: int) -> str:
     return name
 
 
+def ensure_changed_payments(orders: int, seed: int) -> str:
+    """`payments_changed` in the PostgreSQL copy: the payments with 0.1% of amounts updated (every
+    1000th id, plus one cent), the cross-server equality case both Concord and reladiff look for."""
+    name = ensure_ledger_in_postgres(orders, seed)
+    with psycopg.connect(POSTGRES + f" dbname={name}") as db:
+        if db.execute("SELECT to_regclass('payments_changed_complete')").fetchone()[0]:
+            return name
+        db.execute("DROP TABLE IF EXISTS payments_changed")
+        db.execute("CREATE TABLE payments_changed AS SELECT * FROM payments")
+        db.execute("ALTER TABLE payments_changed ADD PRIMARY KEY (id)")
+        db.execute("UPDATE payments_changed SET amount = amount + 0.01 WHERE id % 1000 = 500")
+        db.execute("CREATE TABLE payments_changed_complete (at TIMESTAMP)")
+        db.execute("ANALYZE payments_changed")
+    return name
+
+
 def write_csv(work: Path, orders: int, seed: int, orders_only: bool) -> dict[str, Path]:
     """Every 100th paid order was never deducted; every 1000th payment differs from its order total."""
     rng = random.Random(seed)

@@ -24,11 +24,13 @@ from checks.lifecycle import Observed, apply_findings
 from checks.model import RunContext
 from collectors.sampling import Estimate, wilson_interval
 from collectors.tables import Scope, Window, chunks, scope_conditions
+from concord import metrics
 from concord.clock import Clock
 from concord.config import Config
 from concord.keys import decode_key, display_key, encode_key, fingerprint
 from concord.sources import Source, scrub_secrets
 from concord.store.db import Store
+from concord.store.health import record_failure, record_ok
 from concord.store.leases import Lease, LostLease, acquire, check_fence, forget_checker, heartbeat, release
 from concord.store.runs import finish_run, get_watermark, set_watermark, start_run
 from concord.store.schema import OPEN_STATUSES, violations
@@ -74,6 +76,7 @@ class Checker:
         self.progress = progress
         self._sources: dict[str, Source] = {}
         self.health: dict[str, SourceHealth] = {}
+        self.recorded_ok: set[str] = set()  # sources this process has recorded healthy in the store
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.leases: dict[str, Lease] = {}
         self.alive = 1
@@ -141,6 +144,15 @@ class Checker:
     # -- one run ----------------------------------------------------------------------------------------------
     def run(self, kind: RuleKind, scope_kind: str, keys: tuple[tuple[Any, ...], ...] = ()) -> RunOutcome:
         started = time.monotonic()
+        outcome = self._run(kind, scope_kind, keys)
+        if outcome.status != "held":
+            metrics.RUNS.labels(kind.name, scope_kind, outcome.status).inc()
+            metrics.RUN_SECONDS.labels(kind.name, scope_kind).observe(time.monotonic() - started)
+            metrics.ROWS_CHECKED.labels(kind.name).inc(outcome.rows_checked)
+        return outcome
+
+    def _run(self, kind: RuleKind, scope_kind: str, keys: tuple[tuple[Any, ...], ...] = ()) -> RunOutcome:
+        started = time.monotonic()
         now = self.clock.now()
         if kind.name not in self.leases and len(self.leases) >= self.fair_share:
             return RunOutcome(kind.name, scope_kind, 0, "held")  # leave it to a checker with fewer rules
@@ -187,9 +199,12 @@ class Checker:
         try:
             with self.store.begin() as connection:
                 check_fence(connection, lease)  # a paused checker whose lease passed on writes nothing
-                counts = apply_findings(connection, kind.name, kind.rule.severity, run_id, now, observed, covered)
+                counts = apply_findings(connection, kind.name, kind.rule.severity, run_id, now, observed, covered,
+                                        outbox=bool(self.config.alerts.channels))
                 if scope_kind == "incremental" and window.end is not None:
                     set_watermark(connection, kind.name, window.end, now)
+                if any(name in self.health for name in kind.source_names) or not self._healthy_recorded(kind):
+                    record_ok(connection, list(dict.fromkeys(kind.source_names)), finished)
                 outcome.status, outcome.rows_checked, outcome.findings = "ok", context.rows_checked, len(observed)
                 outcome.failing = frozenset(observed)
                 outcome.opened, outcome.reopened, outcome.resolved = counts.opened, counts.reopened, counts.resolved
@@ -205,8 +220,13 @@ class Checker:
             return outcome
         for name in kind.source_names:
             self.health.pop(name, None)
+            self.recorded_ok.add(name)
         outcome.seconds = time.monotonic() - started
         return outcome
+
+    def _healthy_recorded(self, kind: RuleKind) -> bool:
+        """Whether this process already told the store these sources are fine (then nothing changed)."""
+        return all(name in self.recorded_ok for name in kind.source_names)
 
     def _backed_off(self, kind: RuleKind, now: datetime) -> str | None:
         for name in kind.source_names:
@@ -222,6 +242,10 @@ class Checker:
         health.failures += 1
         wait = min(config.backoff * (2 ** (health.failures - 1)), config.backoff_max)
         health.retry_at, health.last_error = now + wait, error[:300]
+        self.recorded_ok.discard(name)
+        metrics.SOURCE_ERRORS.labels(name).inc()
+        with self.store.begin() as connection:
+            record_failure(connection, name, health.failures, health.retry_at, health.last_error, now)
         log.warning("source %s failed %d time(s); next try in %s", name, health.failures, wait)
 
     def recheck(self, kind: RuleKind, skip: frozenset[str] = frozenset()) -> RunOutcome | None:

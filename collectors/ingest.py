@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from collectors.otlp import SpanRecord
+from concord import metrics
 from concord.clock import Clock
 from concord.config import TracesConfig
 from concord.masking import MASK
@@ -24,8 +26,10 @@ class SpanIngest:
         if self.masked:
             for span in records:
                 span.attributes = {k: (MASK if k.lower() in self.masked else v) for k, v in span.attributes.items()}
+        started = time.perf_counter()
         with self.store.begin() as connection:
             store_spans(connection, records, self.clock.now(), self.config.index_attributes)
+        metrics.STORE_WRITE_SECONDS.labels("spans").observe(time.perf_counter() - started)
 
     def purge(self) -> int:
         with self.store.begin() as connection:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from collectors.ingest import SpanIngest
 from collectors.otlp import PayloadError, decode_json
+from concord import metrics
 from concord.store.runs import naive_utc
 from concord.store.schema import collector_offsets
 
@@ -65,10 +66,12 @@ def _ingest_line(line: bytes, ingest: SpanIngest, result: FilePass, key: str) ->
         decoded = decode_json(line)
     except PayloadError as exc:
         result.bad_lines += 1
+        metrics.SPANS_REJECTED.labels("malformed_file_line").inc()
         log.warning("%s: skipped a line that is not OTLP JSON: %s", key, exc)
         return
     if decoded.spans:
         ingest.write(decoded.spans)
+        metrics.SPANS_RECEIVED.labels("otlp_file").inc(len(decoded.spans))
         result.spans += len(decoded.spans)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import zlib
 from collections import Counter
 from collections.abc import Callable
@@ -23,12 +24,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from collectors.otlp import Decoded, PayloadError, SpanRecord, decode_json, decode_protobuf
+from concord import metrics
 from concord.config import ReceiverConfig
 
 log = logging.getLogger("concord.receiver")
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 _GRPC_CODE = {400: 3, 404: 5, 405: 12, 413: 8, 415: 3, 429: 8, 503: 14}
 _DRAIN_LIMIT = 64 * 1024 * 1024
+_REASONS = {400: "malformed", 404: "not_found", 405: "method", 413: "too_large", 415: "unsupported_media_type",
+            429: "overloaded", 503: "store_unavailable"}
 
 
 class BodyTooLarge(Exception):
@@ -45,11 +49,18 @@ class ReceiverStats:
         self.spans_rejected: Counter[str] = Counter()
 
     def count(self, status: int, accepted: int = 0, rejected: int = 0, reason: str = "") -> None:
+        """A refused request counts once under its reason, since its spans could not be counted."""
         with self.lock:
             self.responses[status] += 1
             self.spans_accepted += accepted
             if rejected:
                 self.spans_rejected[reason or "invalid"] += rejected
+        if accepted:
+            metrics.SPANS_RECEIVED.labels("otlp_http").inc(accepted)
+        if rejected:
+            metrics.SPANS_REJECTED.labels(reason or "invalid").inc(rejected)
+        elif status != 200:
+            metrics.SPANS_REJECTED.labels(_REASONS.get(status, "other")).inc()
 
 
 class OtlpReceiver:
@@ -110,17 +121,20 @@ class _Handler(BaseHTTPRequestHandler):
     receiver: OtlpReceiver
     protocol_version = "HTTP/1.1"
     server_version = "concord-otlp"
+    _started = 0.0
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         log.debug("%s " + format, self.address_string(), *args)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._started = time.perf_counter()
         if self.path == "/healthz":
             self._reply(200, "text/plain", b"ok\n")
         else:
             self._error(404, "text/plain", "not found; send traces with POST /v1/traces")
 
     def do_POST(self) -> None:  # noqa: N802
+        self._started = time.perf_counter()
         content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if self.path.split("?")[0] != "/v1/traces":
             self._drain()
@@ -224,6 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
+        metrics.RECEIVER_SECONDS.labels(str(status)).observe(time.perf_counter() - self._started)
 
 
 def _decompress(body: bytes, encoding: str, limit: int) -> bytes:

@@ -1,4 +1,4 @@
-"""The `concord` command: demo, check, validate, explain, serve, collect, trace, export.
+"""The `concord` command: demo, check, validate, explain, serve, collect, run, notify, alerts, trace, export.
 
 Exit codes of `check --once`, for cron and CI: 0 nothing needs attention, 1 open violations at or
 above --fail-on, 2 bad config or usage, 3 a run failed.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -22,6 +21,9 @@ from checks.preflight import preflight
 from checks.registry import compile_rules
 from collectors.ingest import SpanIngest
 from collectors.remote import TraceBackend
+from concord.cli_run import alerts_test
+from concord.cli_run import notify as notify_channels
+from concord.cli_run import run as run_all
 from concord.cli_traces import collect as collect_traces
 from concord.cli_traces import show_trace
 from concord.clock import clock_from_env
@@ -31,6 +33,7 @@ from concord.errors import ConfigError
 from concord.exports import incident_rows, to_csv, to_json, to_markdown
 from concord.progress import Progress
 from concord.serve import serve as serve_dashboard
+from concord.shutdown import StopFlag
 from concord.sources import Source, redact_url
 from concord.store import open_store
 from concord.store.queries import ViolationFilter, count_needing_attention, list_violations
@@ -99,6 +102,21 @@ def _parser() -> argparse.ArgumentParser:
     collect = commands.add_parser("collect", help="receive OTLP traces over HTTP and tail OTLP JSON files")
     _config_option(collect)
     collect.set_defaults(handler=collect_traces)
+
+    run = commands.add_parser("run", help="run the scheduler, the receiver, the notifier and the dashboard together")
+    _config_option(run)
+    run.set_defaults(handler=run_all)
+
+    notify = commands.add_parser("notify", help="send the alerts waiting in the outbox (loop, or --once)")
+    _config_option(notify)
+    notify.add_argument("--once", action="store_true", help="drain once and exit")
+    notify.set_defaults(handler=notify_channels)
+
+    alerts = commands.add_parser("alerts", help="alert channels")
+    alert_commands = alerts.add_subparsers(dest="alerts_command", required=True)
+    alerts_test_parser = alert_commands.add_parser("test", help="send a test message to every configured channel")
+    _config_option(alerts_test_parser)
+    alerts_test_parser.set_defaults(handler=alerts_test)
 
     trace = commands.add_parser("trace", help="show a trace from the span store (or the configured backend)")
     _config_option(trace)
@@ -183,20 +201,14 @@ def correlator_for(config: Config, kinds: list, store, clock) -> Correlator:
 
 def _schedule(checker: Checker, args: argparse.Namespace, progress: Progress) -> int:
     """Each rule at its own `every`, one run of a rule at a time, until SIGTERM or Ctrl-C."""
-    stopping = {"now": False}
-
-    def stop(_signum: int, _frame: object) -> None:
-        stopping["now"] = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stopping = StopFlag()
     correlator = correlator_for(checker.config, checker.kinds, checker.store, checker.clock)
     due = {kind.name: 0.0 for kind in checker.selected(args.rule or None)}
     every = {kind.name: kind.rule.every.total_seconds() for kind in checker.kinds}
-    while not stopping["now"]:
+    while not stopping.raised:
         now = time.monotonic()
         for name in [n for n, at in due.items() if at <= now]:
-            if stopping["now"]:
+            if stopping.raised:
                 break
             _report(checker.check_once([name], full=args.scope == "full"), progress)
             correlator.link_open()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from collectors.receiver import OtlpReceiver
 from collectors.remote import TraceBackend
 from concord.clock import Clock, clock_from_env
 from concord.config import Config, load_config
+from concord.shutdown import StopFlag
 from concord.store import Store, open_store
 from concord.store.spans import trace_spans
 
@@ -29,16 +29,10 @@ def collect(args: argparse.Namespace) -> int:
     receiver = OtlpReceiver(ingest.write, config.traces.receiver).start()
     print(f"Receiving OTLP/HTTP traces on {receiver.endpoint}; tailing {len(config.traces.files)} file(s). "
           "Stop with Ctrl-C or SIGTERM.", file=sys.stderr)
-    stopping = {"now": False}
-
-    def stop(_signum: int, _frame: object) -> None:
-        stopping["now"] = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stopping = StopFlag()
     last_purge = 0.0
     try:
-        while not stopping["now"]:
+        while not stopping.raised:
             for name in config.traces.files:
                 read_new_spans(_resolve(config, name), ingest)
             if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:

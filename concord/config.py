@@ -162,6 +162,49 @@ class CheckerConfig(StrictModel):
     lease: Duration = timedelta(minutes=2)  # longer than the slowest run; a dead checker's rules wait this long
 
 
+AlertEvent = Literal["opened", "reopened", "resolved"]
+
+
+class ChannelConfig(StrictModel):
+    """One place messages go: an apprise URL (Slack, Feishu/Lark, DingTalk, Teams, e-mail, PagerDuty,
+    Opsgenie, a JSON webhook…), and which violations it wants to hear about."""
+
+    url: str
+    severities: list[Severity] = Field(default_factory=lambda: list(SEVERITY_RANK))
+    rules: list[str] = Field(default_factory=list)  # empty: every rule
+    on: list[AlertEvent] = Field(default_factory=lambda: ["opened", "reopened"])
+    max_per_minute: int = Field(10, ge=1, le=1000)  # more wait for the next minute; none is dropped
+
+    @field_validator("url")
+    @classmethod
+    def _apprise_knows_it(cls, url: str) -> str:
+        from concord.notify_urls import check_apprise_url  # apprise loads its plugins: only when channels exist
+
+        check_apprise_url(url)
+        return url
+
+
+class AlertsConfig(StrictModel):
+    """Direct notifications, for teams without Alertmanager. Concord decides what and when; apprise sends."""
+
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    group_wait: Duration = timedelta(seconds=30)  # events of one rule within this window make one message
+    first_keys: int = Field(5, ge=1, le=50)  # keys named in a message; the rest are counted
+    retry: Duration = timedelta(seconds=30)  # first retry of a failed send; doubles each time
+    retry_max: Duration = timedelta(minutes=30)
+    give_up_after: Duration = timedelta(hours=24)
+
+
+class RunConfig(StrictModel):
+    """`concord run`: where the operational endpoints listen, and how children are supervised."""
+
+    listen: str = Field("127.0.0.1:9464", pattern=r"^[^:\s]*:\d{1,5}$")  # /healthz, /readyz, /metrics
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = Field(8501, ge=0, le=65535)
+    restart_backoff_max: Duration = timedelta(seconds=30)
+    stop_timeout: Duration = timedelta(seconds=60)  # then children still running are killed
+
+
 class StoreConfig(StrictModel):
     url: str = "sqlite:///concord.db"
 
@@ -171,6 +214,8 @@ class Config(StrictModel):
     store: StoreConfig = Field(default_factory=StoreConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     checker: CheckerConfig = Field(default_factory=CheckerConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
     traces: TracesConfig = Field(default_factory=TracesConfig)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     rules: list[RuleConfig] = Field(default_factory=list)

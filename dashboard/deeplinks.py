@@ -21,13 +21,20 @@ _pending: dict[str, tuple[dict[str, str], float]] = {}
 _lock = threading.Lock()
 
 
-def requested(violation: str | None, trace: str | None) -> dict[str, str]:
-    """The deep link's parameters, only when they look like ids (nothing else is kept or replayed)."""
+def requested(violation: str | None, trace: str | None, rule: str | None = None,
+              status: str | None = None) -> dict[str, str]:
+    """The deep link's parameters, only when they look like ids or names (nothing else is kept or replayed).
+
+    `rule` and `status` make a filtered Violations list: the link alerts carry for a burst of keys."""
     link = {}
     if violation and violation.isdigit():
         link["violation"] = violation
     if trace and re.fullmatch(r"[0-9a-fA-F]{32}", trace):
         link["trace"] = trace.lower()
+    if rule and re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,99}", rule):
+        link["rule"] = rule
+    if status in ("open", "acknowledged", "muted", "resolved"):
+        link["status"] = status
     return link
 
 

@@ -17,3 +17,5 @@ def test_bench_harness_writes_its_report(tmp_path: Path) -> None:
     assert "| 2,000 |" in report and "| 5,000 |" in report  # ingest and lookup ran
     assert "| Violations (first page of 500) |" in report
     assert "| 10,000 |" in report and "| 40,000 |" in report  # the MariaDB/PostgreSQL cases ran
+    # The peers ran in their own venvs beside Concord, agreed on the count, and found the same changed keys.
+    assert "Soda Core 3.5.6" in report and "| yes (10 vs 10) |" in report

@@ -183,3 +183,20 @@ def test_roles_are_enforced_where_the_action_happens(demo: Path) -> None:
             violation_events.c.violation_id == violation_id).order_by(violation_events.c.id)).all()
     store.dispose()
     assert actions[-2:] == [("refused", "dev@example.com"), ("acknowledged", "ops@example.com")]
+
+
+def test_an_alerts_list_link_opens_the_filtered_violations(demo: Path) -> None:
+    """A burst's message links to `/violations?rule=…&status=open`: the list, already filtered."""
+    test = app(rule="refund_implies_restock", status="open")
+    assert not test.exception, [e.value for e in test.exception]
+    assert test.title[0].value == "Violations"
+    assert test.multiselect(key="f-rule").value == ["refund_implies_restock"]
+    assert test.multiselect(key="f-status").value == ["open"]
+    rows = test.dataframe[0].value
+    assert len(rows) > 0 and set(rows["rule"]) == {"refund_implies_restock"} and set(rows["status"]) == {"open"}
+
+
+def test_a_list_link_with_an_unknown_rule_or_status_is_ignored(demo: Path) -> None:
+    test = app(rule="<script>alert(1)</script>", status="everything")
+    assert not test.exception
+    assert test.title[0].value == "Overview"

@@ -34,7 +34,7 @@ def test_upgrade_from_the_first_schema_keeps_every_violation_and_its_history(tmp
     old.dispose()
 
     store = open_store(url)
-    assert store.schema_revision() == "0005"
+    assert store.schema_revision() == "0006"
     with store.read() as connection:
         violation = connection.execute(select(violations)).one()
         event = connection.execute(select(violation_events)).one()
@@ -87,7 +87,7 @@ def test_mariadb_and_postgres_work_as_the_store(server: str, request: pytest.Fix
         assert all(o.status == "ok" for o in outcomes)
         with store.read() as connection:
             assert connection.execute(select(func.count()).select_from(violations)).scalar() == 9
-        assert store.schema_revision() == "0005"
+        assert store.schema_revision() == "0006"
     finally:
         checker.close()
         store.dispose()

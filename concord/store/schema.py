@@ -133,4 +133,45 @@ checkers = Table(
     Column("heartbeat_at", DateTime, nullable=False),
 )
 
+alert_outbox = Table(
+    "alert_outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("violation_id", Integer, nullable=False),
+    Column("rule", String(100), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("event", String(20), nullable=False),  # opened | reopened | resolved
+    Column("at", DateTime, nullable=False),
+    Column("grouped_at", DateTime),  # null until the dispatcher put it into a notification
+    Index("ix_alert_outbox_pending", "grouped_at", "rule"),
+)
+
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("channel", String(100), nullable=False),
+    Column("rule", String(100), nullable=False),
+    Column("event", String(20), nullable=False),
+    Column("violation_ids", Text, nullable=False),  # JSON list
+    Column("title", Text, nullable=False),  # rendered once, so every retry sends the very same message
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("state", String(10), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    Column("last_error", Text),
+    Index("ix_notifications_due", "state", "next_attempt_at"),
+)
+
+source_health = Table(
+    "source_health", metadata,
+    Column("source", String(100), primary_key=True),
+    Column("failures", Integer, nullable=False),  # consecutive; 0 once a run on it succeeds
+    Column("retry_at", DateTime),
+    Column("last_error", Text),
+    Column("last_ok_at", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+)
+
 OPEN_STATUSES = ("open", "acknowledged", "muted")

@@ -14,6 +14,13 @@ st.title("Violations")
 config = data.config()
 user = st.session_state["concord_user"]
 
+deep_list = st.session_state.pop("deep_list", None)
+if deep_list:  # an alert's link to a filtered list: these filters, nothing else
+    if deep_list.get("rule") in {r.name for r in config.rules}:
+        st.session_state["f-rule"] = [deep_list["rule"]]
+    if deep_list.get("status"):
+        st.session_state["f-status"] = [deep_list["status"]]
+
 with st.container(border=True):
     cols = st.columns(4)
     statuses = cols[0].multiselect("Status", ["open", "acknowledged", "muted", "resolved"],
