@@ -25,9 +25,18 @@ def normalize_value(value: Any) -> Any:
     return str(value)
 
 
+_PLAIN = (int, str, type(None))
+
+
 def normalize_key(values: Sequence[Any]) -> tuple[Any, ...]:
-    """Key values as stored: typed as the database returned them, so a recheck can bind them again."""
-    return tuple(normalize_value(value) for value in values)
+    """Key values as stored: typed as the database returned them, so a recheck can bind them again.
+
+    Called once per row on the hot path of every batched rule: plain ints and strings (nearly every
+    key) pass through without a function call each."""
+    if len(values) == 1:
+        value = values[0]
+        return (value,) if type(value) in _PLAIN else (normalize_value(value),)
+    return tuple(value if type(value) in _PLAIN else normalize_value(value) for value in values)
 
 
 def comparable_key(values: Sequence[Any]) -> tuple[str, ...]:

@@ -24,7 +24,16 @@ from checks.kinds.related import (
 )
 from checks.model import Finding, PlannedQuery, RunContext
 from collectors.sampling import probe_sample
-from collectors.tables import column, fetch, keys_in, keyset_batches, scope_conditions, stream, where_text
+from collectors.tables import (
+    column,
+    fetch,
+    keys_in,
+    keyset_batches,
+    keyset_page,
+    scope_conditions,
+    stream,
+    where_text,
+)
 
 
 class ExistsParams(KindParams):
@@ -109,11 +118,13 @@ class ExistsKind(RelationKind):
         target = self.params.target
         source, table, pages_of = self._page_query(ctx)
         batch_size = ctx.source(target.source).config.batch_size
-        for page in keyset_batches(source, pages_of, table, self.key_columns, source.config.batch_size):
+        for page in keyset_batches(source, pages_of, table, self.key_columns, source.config.batch_size,
+                                   full_scan=ctx.scope.kind == "full"):
             ctx.checked(len(page))
-            found = present_values(ctx, target, (match_values(r, target) for r in page), batch_size)
-            failing = [tuple(r[c] for c in self.key_columns) for r in page
-                       if (match_values(r, target) in found) != self.must_exist]
+            wanted = [match_values(r, target) for r in page]  # once per row: this loop is the hot path
+            found = present_values(ctx, target, wanted, batch_size)
+            failing = [tuple(r[c] for c in self.key_columns) for r, value in zip(page, wanted, strict=True)
+                       if (value in found) != self.must_exist]
             if failing:
                 rows = fetch(source, select(table).where(keys_in(table, self.key_columns, failing)))
                 yield from self._judge_page(ctx, rows)
@@ -126,7 +137,8 @@ class ExistsKind(RelationKind):
                     PlannedQuery(driver.source, "failing rows, with the target joined in the database", failing)]
         source, table, pages_of = self._page_query(ctx)
         target_table = ctx.source(target.source).table(target.table, target.schema_name)
-        first_page = pages_of.order_by(*[column(table, c) for c in self.key_columns]).limit(source.config.batch_size)
+        first_page = keyset_page(source, pages_of, table, self.key_columns, source.config.batch_size,
+                                 full_scan=ctx.scope.kind == "full")
         return [PlannedQuery(driver.source, "driver keys, one keyset page (later pages add key > last)", first_page),
                 PlannedQuery(target.source, "which keys of a page have a target row (one IN list per page)",
                              presence_query(target_table, target, example_keys(target_table, list(target.match))))]

@@ -158,10 +158,10 @@ class MatchKind(RelationKind):
         if self.driver_value.is_aggregate:
             keys = [column(table, c) for c in self.key_columns]
             pages = keyset_batches(source, select(*keys).where(*covered).distinct(), table, self.key_columns,
-                                   source.config.batch_size)
+                                   source.config.batch_size, full_scan=ctx.scope.kind == "full")
         else:
             pages = keyset_batches(source, select(table).where(*covered), table, self.key_columns,
-                                   source.config.batch_size)
+                                   source.config.batch_size, full_scan=ctx.scope.kind == "full")
         for page in pages:
             ctx.checked(len(page))
             rows = self._aggregate_driver(ctx, table, source, page) if self.driver_value.is_aggregate else \

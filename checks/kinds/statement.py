@@ -185,7 +185,7 @@ class StatementKind(RuleKind):
         column(table, key_column)  # a missing key column is a clear SourceError before any page is read
         covered = scope_conditions(table, [key_column], local.time_column, local.where, ctx.scope, source)
         for page in keyset_batches(source, select(table).where(*covered), table, [key_column],
-                                   source.config.batch_size):
+                                   source.config.batch_size, full_scan=ctx.scope.kind == "full"):
             ctx.checked(len(page))
             for row in page:
                 key = comparable_key([row[key_column]])
