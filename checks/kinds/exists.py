@@ -8,6 +8,7 @@ in the target with `IN (...)`.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import and_, exists, func, literal, select
@@ -100,11 +101,15 @@ class ExistsKind(RelationKind):
         return select(d).select_from(d.outerjoin(derived, on)).where(*covered, derived.c.concord_m0.is_(None))
 
     def _pushdown(self, ctx: RunContext) -> Iterator[Finding]:
+        """The failing rows stream while a second connection counts the rows covered, so the count's
+        time hides behind the join's (the source's `max_concurrent_queries` still holds: at a limit
+        of 1 the count simply waits its turn)."""
         source, counted, failing = self._pushdown_queries(ctx)
-        with source.connect() as connection:
-            ctx.checked(int(connection.execute(counted).scalar() or 0))
-        for page in stream(source, failing, source.config.batch_size):
-            yield from self._judge_page(ctx, page)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="concord-count") as pool:
+            covered = pool.submit(_count, source, counted)
+            for page in stream(source, failing, source.config.batch_size):
+                yield from self._judge_page(ctx, page)
+            ctx.checked(covered.result())
 
     def _page_query(self, ctx: RunContext) -> tuple[Any, Any, Any]:
         driver, target = self.params.driver, self.params.target
@@ -163,3 +168,8 @@ class ExistsKind(RelationKind):
             evidence["actual"] = f"{len(matches)} such row(s)"
             evidence["related"] = [self.capture(ctx, target.source, m) for m in matches]
         return Finding(key=tuple(row[c] for c in self.key_columns), evidence=evidence, trace_id=self.trace_of(row))
+
+
+def _count(source: Any, query: Any) -> int:
+    with source.connect() as connection:
+        return int(connection.execute(query).scalar() or 0)
