@@ -32,6 +32,7 @@ from concord.store.schema import alert_outbox, notifications, violations
 log = logging.getLogger("concord.alerts")
 Sender = Callable[[str, str, str, str, str], None]  # url, title, body, idempotency key, event; raises on failure
 BATCH = 5000
+KEEP_HISTORY = timedelta(days=30)
 # A violation acknowledged or muted since its event is not announced; nor one whose state moved on.
 STILL_TRUE = {"opened": ("open",), "reopened": ("open",), "resolved": ("resolved",)}
 
@@ -42,6 +43,10 @@ class DrainResult:
     sent: int = 0
     failed: int = 0
     waiting: int = 0  # outbox rows still inside their group window
+
+
+class _Contended(Exception):
+    """Another notifier process grouped some of this round's outbox rows first."""
 
 
 class Dispatcher:
@@ -63,23 +68,29 @@ class Dispatcher:
         result = result or DrainResult()
         now = naive_utc(self.clock.now())
         ready_before = now - self.config.alerts.group_wait
-        with self.store.begin() as connection:
-            pending = connection.execute(select(alert_outbox).where(alert_outbox.c.grouped_at.is_(None))
-                                         .order_by(alert_outbox.c.id).limit(BATCH)).all()
-            groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
-            for row in pending:
-                groups[(row.rule, row.event)].append(row)
-            for (rule, event), rows in groups.items():
-                if min(r.at for r in rows) > ready_before:
-                    result.waiting += len(rows)
-                    continue  # the burst may still be growing: one message for all of it, later
-                ids = [r.id for r in rows]
-                taken = connection.execute(update(alert_outbox).where(
-                    alert_outbox.c.id.in_(ids), alert_outbox.c.grouped_at.is_(None)).values(grouped_at=now)).rowcount
-                if taken != len(ids):
-                    raise RuntimeError("another notifier grouped the same outbox rows; retrying next round")
-                result.grouped += self._notify_group(connection, rule, event, rows, now)
+        try:
+            with self.store.begin() as connection:
+                self._group_in(connection, now, ready_before, result)
+        except _Contended:
+            log.info("another notifier grouped some of the same outbox rows; this round is left to it")
         return result
+
+    def _group_in(self, connection: Any, now: datetime, ready_before: datetime, result: DrainResult) -> None:
+        pending = connection.execute(select(alert_outbox).where(alert_outbox.c.grouped_at.is_(None))
+                                     .order_by(alert_outbox.c.id).limit(BATCH)).all()
+        groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for row in pending:
+            groups[(row.rule, row.event)].append(row)
+        for (rule, event), rows in groups.items():
+            if min(r.at for r in rows) > ready_before:
+                result.waiting += len(rows)
+                continue  # the burst may still be growing: one message for all of it, later
+            ids = [r.id for r in rows]
+            taken = connection.execute(update(alert_outbox).where(
+                alert_outbox.c.id.in_(ids), alert_outbox.c.grouped_at.is_(None)).values(grouped_at=now)).rowcount
+            if taken != len(ids):
+                raise _Contended  # roll the whole round back; the other notifier sends these
+            result.grouped += self._notify_group(connection, rule, event, rows, now)
 
     def _notify_group(self, connection: Any, rule: str, event: str, rows: list[Any], now: datetime) -> int:
         config = self.rules.get(rule)
@@ -171,6 +182,16 @@ class Dispatcher:
     def _finish(self, notification_id: int, **values: Any) -> None:
         with self.store.begin() as connection:
             connection.execute(update(notifications).where(notifications.c.id == notification_id).values(**values))
+
+    def purge(self, keep: timedelta = KEEP_HISTORY) -> int:
+        """Forget grouped outbox rows and finished notifications older than `keep`: the violations'
+        own history keeps what happened; these tables only need to outlive a restart and a retry."""
+        before = naive_utc(self.clock.now()) - keep
+        with self.store.begin() as connection:
+            gone = connection.execute(alert_outbox.delete().where(alert_outbox.c.grouped_at < before)).rowcount
+            gone += connection.execute(notifications.delete().where(
+                notifications.c.state != "pending", notifications.c.created_at < before)).rowcount
+        return gone
 
     def pending_count(self) -> int:
         with self.store.read() as connection:

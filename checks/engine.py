@@ -196,6 +196,7 @@ class Checker:
             extra = {"sampled": len(context.sampled_keys), "sample_failing": failing_sampled, "rate_low": low,
                      "rate_high": high}
         finished = self.clock.now()
+        writing = time.perf_counter()
         try:
             with self.store.begin() as connection:
                 check_fence(connection, lease)  # a paused checker whose lease passed on writes nothing
@@ -218,6 +219,7 @@ class Checker:
                 finish_run(connection, run_id, self.clock.now(), "fenced", error=str(exc))
             log.warning("rule %s: %s", kind.name, exc)
             return outcome
+        metrics.STORE_WRITE_SECONDS.labels("findings").observe(time.perf_counter() - writing)
         for name in kind.source_names:
             self.health.pop(name, None)
             self.recorded_ok.add(name)

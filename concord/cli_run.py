@@ -20,6 +20,7 @@ from concord.store import open_store
 from concord.supervisor import ChildSpec, Supervisor
 
 NOTIFY_POLL_SECONDS = 1.0
+PURGE_EVERY_SECONDS = 3600.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,8 +90,12 @@ def notify(args: argparse.Namespace) -> int:
     store = open_store(config.store.url, config.base_dir)
     dispatcher = Dispatcher(config, store, clock_from_env())
     stopping = StopFlag()
+    last_purge = 0.0
     try:
         while True:
+            if time.monotonic() - last_purge > PURGE_EVERY_SECONDS:
+                dispatcher.purge()
+                last_purge = time.monotonic()
             result = dispatcher.drain()
             if result.grouped or result.sent or result.failed:
                 print(f"notify: {result.grouped} message(s) grouped, {result.sent} sent, {result.failed} failed "

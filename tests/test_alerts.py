@@ -119,6 +119,9 @@ def test_a_burst_is_one_message_with_the_first_keys_and_links(setup: Setup, hook
     assert request["headers"]["Idempotency-Key"] == key and f"Idempotency key: {key}" in body
     assert payload["type"] == "failure"
     assert setup.dispatcher.drain().sent == 0  # nothing twice
+    assert setup.dispatcher.purge() == 0  # a day's history is kept
+    setup.clock.advance(timedelta(days=31))
+    assert setup.dispatcher.purge() == BURST + 1  # the outbox rows and the sent notification
 
 
 def test_one_violation_links_to_itself(setup: Setup, hook: Webhook, tmp_path: Path) -> None:

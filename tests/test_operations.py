@@ -154,6 +154,7 @@ def test_concord_run_supervises_its_children_and_stops_cleanly(tmp_path: Path) -
         assert found[("concord_rows_checked_total", (("rule", "paid_implies_stock_deducted"),))] > 0
         assert found[("concord_receiver_request_duration_seconds_count", (("code", "200"),))] >= 1
         assert found[("concord_store_write_duration_seconds_count", (("what", "spans"),))] >= 1
+        assert found[("concord_store_write_duration_seconds_count", (("what", "findings"),))] >= 1
         assert not any("trace_id" in dict(labels) or "key" in dict(labels) for _name, labels in found)
         pids = [c["pid"] for c in json.loads(get(f"{ops}/healthz")[1])["children"].values()]
     finally:
