@@ -106,7 +106,15 @@ def after_key(table: Table, key: Sequence[str], last: tuple[Any, ...]) -> Column
 
 def keyset_batches(source: Source, query: Select[Any], table: Table, key: Sequence[str],
                    batch_size: int, full_scan: bool = False) -> Iterator[list[dict[str, Any]]]:
-    """Pages of `query` in key order; `query` must select the key columns by name."""
+    """Pages of `query` in key order, as dicts; `query` must select the key columns by name."""
+    for names, rows in keyset_rows(source, query, table, key, batch_size, full_scan):
+        yield [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def keyset_rows(source: Source, query: Select[Any], table: Table, key: Sequence[str], batch_size: int,
+                full_scan: bool = False) -> Iterator[tuple[list[str], list[Any]]]:
+    """Pages of `query` in key order as (column names, rows as tuples): for loops that touch every
+    row of a large table, where building a dict per row would cost more than reading it."""
     last: tuple[Any, ...] | None = None
     first = keyset_page(source, query, table, key, batch_size, full_scan)
     while True:
@@ -114,14 +122,14 @@ def keyset_batches(source: Source, query: Select[Any], table: Table, key: Sequen
         with source.connect() as connection:
             result = connection.execute(page)
             names = list(result.keys())
-            rows = [dict(zip(names, row, strict=True)) for row in result]  # cheaper than RowMapping per row
+            rows = result.all()
         source.throttle(len(rows))
         if not rows:
             return
-        yield rows
+        yield names, rows
         if len(rows) < batch_size:
             return
-        last = tuple(rows[-1][name] for name in key)
+        last = tuple(rows[-1][names.index(name)] for name in key)
 
 
 def keyset_page(source: Source, query: Select[Any], table: Table, key: Sequence[str], batch_size: int,

@@ -29,12 +29,13 @@ from collectors.tables import (
     column,
     fetch,
     keys_in,
-    keyset_batches,
     keyset_page,
+    keyset_rows,
     scope_conditions,
     stream,
     where_text,
 )
+from concord.keys import normalize_key
 
 
 class ExistsParams(KindParams):
@@ -123,12 +124,18 @@ class ExistsKind(RelationKind):
         target = self.params.target
         source, table, pages_of = self._page_query(ctx)
         batch_size = ctx.source(target.source).config.batch_size
-        for page in keyset_batches(source, pages_of, table, self.key_columns, source.config.batch_size,
-                                   full_scan=ctx.scope.kind == "full"):
+        pages = keyset_rows(source, pages_of, table, self.key_columns, source.config.batch_size,
+                            full_scan=ctx.scope.kind == "full")
+        for names, page in pages:  # this loop touches every driver row: tuples, no dicts
             ctx.checked(len(page))
-            wanted = [match_values(r, target) for r in page]  # once per row: this loop is the hot path
+            key_at = [names.index(c) for c in self.key_columns]
+            match_at = [names.index(c) for c in target.match.values()]
+            if len(match_at) == 1 and all(type(r[match_at[0]]) is int for r in page):
+                wanted = list(zip(r[match_at[0]] for r in page))  # plain int keys: no call per row
+            else:
+                wanted = [normalize_key([r[i] for i in match_at]) for r in page]
             found = present_values(ctx, target, wanted, batch_size)
-            failing = [tuple(r[c] for c in self.key_columns) for r, value in zip(page, wanted, strict=True)
+            failing = [tuple(r[i] for i in key_at) for r, value in zip(page, wanted, strict=True)
                        if (value in found) != self.must_exist]
             if failing:
                 rows = fetch(source, select(table).where(keys_in(table, self.key_columns, failing)))
