@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from alerts.messages import build_message, idempotency_key
@@ -192,11 +192,6 @@ class Dispatcher:
             gone += connection.execute(notifications.delete().where(
                 notifications.c.state != "pending", notifications.c.created_at < before)).rowcount
         return gone
-
-    def pending_count(self) -> int:
-        with self.store.read() as connection:
-            return int(connection.execute(select(func.count()).select_from(notifications)
-                                          .where(notifications.c.state == "pending")).scalar() or 0)
 
 
 def _wants(channel: ChannelConfig, rule: str, severity: str, event: str) -> bool:
