@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+
+from bench.peers.rss import peak_mb
 
 RULE = {"name": "paid_implies_deducted", "kind": "exists",
         "driver": {"source": "orders", "table": "orders", "key": "id", "where": "status = 'PAID'",
@@ -95,15 +96,6 @@ def naive(mariadb_db: str, postgres_db: str) -> dict:
     merged = paid.merge(deducted, left_on="id", right_on="order_id", how="left", indicator=True)
     missing = merged[merged["_merge"] == "left_only"]
     return {"seconds": time.perf_counter() - started, "count": int(len(missing))}
-
-
-def peak_mb() -> float:
-    """This process's own peak RSS. VmHWM belongs to the address space that exec created; getrusage's
-    ru_maxrss would carry over the parent's peak from before the exec, which is how Linux counts it."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":

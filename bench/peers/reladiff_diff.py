@@ -8,9 +8,9 @@ them with Concord's findings. Only the diff is timed.
 import json
 import sys
 import time
-from pathlib import Path
 
 import reladiff
+from rss import peak_mb  # this script's folder is on sys.path
 
 
 def main(mariadb_db: str, postgres_db: str) -> dict:
@@ -23,13 +23,6 @@ def main(mariadb_db: str, postgres_db: str) -> dict:
     seconds = time.perf_counter() - started
     keys = sorted({int(row[0]) for _sign, row in differences})
     return {"seconds": seconds, "count": len(keys), "keys": keys}
-
-
-def peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ and reports the number of missing rows. Only `scan.execute()` is timed, not impo
 import json
 import sys
 import time
-from pathlib import Path
 
+from rss import peak_mb  # this script's folder is on sys.path
 from soda.scan import Scan
 
 CHECK = "checks for payments:\n  - values in (order_id) must exist in stock_ledger (order_id)\n"
@@ -28,13 +28,6 @@ def main(database: str) -> dict:
         raise SystemExit(scan.get_error_logs_text())
     (check,) = scan._checks
     return {"seconds": seconds, "count": int(check.check_value), "outcome": str(check.outcome)}
-
-
-def peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 if __name__ == "__main__":

@@ -130,10 +130,7 @@ class ExistsKind(RelationKind):
             ctx.checked(len(page))
             key_at = [names.index(c) for c in self.key_columns]
             match_at = [names.index(c) for c in target.match.values()]
-            if len(match_at) == 1 and all(type(r[match_at[0]]) is int for r in page):
-                wanted = list(zip(r[match_at[0]] for r in page))  # plain int keys: no call per row
-            else:
-                wanted = [normalize_key([r[i] for i in match_at]) for r in page]
+            wanted = [normalize_key([r[i] for i in match_at]) for r in page]
             found = present_values(ctx, target, wanted, batch_size)
             failing = [tuple(r[i] for i in key_at) for r, value in zip(page, wanted, strict=True)
                        if (value in found) != self.must_exist]

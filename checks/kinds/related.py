@@ -113,10 +113,7 @@ def present_values(ctx: RunContext, target: TargetSpec, values: Iterable[tuple[A
             query = presence_query(table, target, chunk, source.dialect_name)
         with source.connect() as connection:
             rows = connection.execute(query).all()
-        if len(target.match) == 1 and all(type(row[0]) is int for row in rows):
-            present.update(zip(row[0] for row in rows))  # plain ints: (value,) tuples without a call each
-        else:
-            present.update(normalize_key(row) for row in rows)
+        present.update(normalize_key(row) for row in rows)
     return present
 
 
